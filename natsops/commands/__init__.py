@@ -1,0 +1,1 @@
+"""Headless subcommands; none of them import Textual."""
