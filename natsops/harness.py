@@ -80,7 +80,7 @@ def wait_for(
     what: str = "condition",
     interval: float = 0.02,
 ) -> T:
-    """Poll ``predicate`` until it returns a truthy value, or raise after ``timeout``."""
+    """Poll ``predicate`` until it is truthy; raise TimeoutError after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

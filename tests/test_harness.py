@@ -71,7 +71,7 @@ def test_expired_user_is_refused(cluster: Deployment) -> None:
         )
         await nc.close()
 
-    with pytest.raises(Exception, match="(?i)authori|expired"):
+    with pytest.raises(Exception, match=r"(?i)authori|expired"):
         run_coro_sync(connect())
 
 
