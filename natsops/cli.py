@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from natsops import __version__
+from natsops.creds import RedactingFilter, redact
 from natsops.errors import NatsopsError, UsageError
 
 log = logging.getLogger("natsops")
@@ -143,6 +144,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if debug else logging.WARNING,
         format="natsops: %(levelname)s %(name)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
     try:
         args = build_parser().parse_args(argv)
         func: Callable[[argparse.Namespace], int] = getattr(
@@ -150,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return func(args)
     except NatsopsError as exc:
-        print(f"natsops: {exc}", file=sys.stderr)
+        print(f"natsops: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("natsops: interrupted", file=sys.stderr)
@@ -159,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         print(
-            f"natsops: internal error ({type(exc).__name__}: {exc}); "
+            f"natsops: internal error ({type(exc).__name__}: {redact(str(exc))}); "
             "run again with --debug and report it",
             file=sys.stderr,
         )
