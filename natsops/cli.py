@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full parser: global flags, then one subparser per command."""
     parser = _Parser(
         prog="natsops",
+        allow_abbrev=False,
         description="Terminal operations console for NATS clusters. "
         "With no command, opens the dashboard.",
     )
@@ -125,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _shared_parent() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     add_connection_args(parent, suppress=True)
     return parent
 

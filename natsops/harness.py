@@ -688,6 +688,9 @@ class Deployment:
             ]
             if not any(leaders):
                 return "no JetStream meta leader yet"
+            for user in (self.app_user, self.other_user):
+                if not await _jetstream_ready(nc.connected_url, user):
+                    return f"JetStream of account {user.account_name} not ready"
         return None
 
     # -- teardown -------------------------------------------------------------
@@ -734,3 +737,26 @@ async def _gather(
     finally:
         await sub.unsubscribe()
     return replies
+
+
+async def _jetstream_ready(url: Any, user: Identity) -> bool:
+    """Whether the account of ``user`` answers ``$JS.API.INFO`` without an error."""
+    import nats
+
+    address = f"nats://{url.hostname}:{url.port}" if url is not None else ""
+    nc = await nats.connect(
+        servers=[address],
+        user_credentials=str(user.creds_path),
+        connect_timeout=2,
+        allow_reconnect=False,
+        max_reconnect_attempts=0,
+        name="natsops-harness",
+    )
+    try:
+        msg = await nc.request("$JS.API.INFO", b"", timeout=1)
+        reply = json.loads(msg.data)
+        return isinstance(reply, dict) and "error" not in reply
+    except Exception:
+        return False
+    finally:
+        await nc.close()
