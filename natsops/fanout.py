@@ -472,6 +472,52 @@ class Collector:
             f"$SYS.REQ.SERVER.PING.{kind}", kind, payload, expected, timeout, want, flt
         )
 
+    async def request(
+        self,
+        subject: str,
+        payload: bytes = b"",
+        *,
+        kind: str | None = None,
+        flt: PingFilter | None = None,
+        timeout: float = 2.0,
+        want: int | None = None,
+    ) -> FanoutResult:
+        """A fan-out on any subject with a body sent exactly as given.
+
+        ``flt`` narrows the expected set (and is applied to replies locally); it is
+        not added to ``payload``.
+        """
+        return await self._collect(
+            subject,
+            kind or subject.rsplit(".", 1)[-1],
+            payload,
+            self.roster.expected(flt),
+            timeout,
+            want,
+            flt,
+        )
+
+    async def account_ping(
+        self,
+        kind: str,
+        body: dict[str, Any] | None = None,
+        flt: PingFilter | None = None,
+        timeout: float = 2.0,
+    ) -> FanoutResult:
+        """``$SYS.REQ.ACCOUNT.PING.<KIND>`` (STATZ is the only real account
+        fan-out; every server answers for the accounts it holds)."""
+        request = dict(body or {})
+        if flt is not None:
+            request.update(flt.to_body())
+        payload = json.dumps(request).encode() if request else b""
+        return await self.request(
+            f"$SYS.REQ.ACCOUNT.PING.{kind.upper()}",
+            payload,
+            kind=f"ACCOUNT_{kind.upper()}",
+            flt=flt,
+            timeout=timeout,
+        )
+
     async def _collect(
         self,
         subject: str,
@@ -642,6 +688,16 @@ class Collector:
     ) -> Reply:
         """Ask one server by name through ``$SYS.REQ.SERVER.<id>.<KIND>``."""
         server_id = await self.server_id(name, timeout)
+        return await self._ask_id(name, server_id, kind, body, timeout)
+
+    async def _ask_id(
+        self,
+        name: str,
+        server_id: str,
+        kind: str,
+        body: dict[str, Any] | None,
+        timeout: float,
+    ) -> Reply:
         payload = json.dumps(body).encode() if body else b""
         t0 = time.perf_counter()
         try:
@@ -670,33 +726,45 @@ class Collector:
         page_size: int = 1024,
         timeout: float = 2.0,
         max_items: int | None = None,
+        concurrency: int = 4,
     ) -> FanoutResult:
         """A fan-out whose per-server lists are fetched completely, page by page.
 
-        The first page comes from the fan-out; servers holding more items (``total``
-        above what was returned) are asked for the rest on their own subject.
+        The first page comes from the fan-out; for servers holding more items
+        (``total`` above what was returned) the remaining pages are asked
+        concurrently on the server's own subject, with the id the first reply
+        carried (so a restarted server is never asked under its old id).
         """
         first = await self.ping(kind, {**body, "limit": page_size}, flt, timeout)
-        for name, reply in list(first.replies.items()):
-            data = reply.data or {}
-            items = data.get(items_key)
-            if not isinstance(items, list):
-                continue
-            total = data.get("total")
-            if not isinstance(total, int):
-                continue
-            while len(items) < total and (max_items is None or len(items) < max_items):
-                page = await self.server_request(
-                    name,
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        async def page(reply: Reply, offset: int) -> list[Any]:
+            async with gate:
+                got = await self._ask_id(
+                    reply.server.name,
+                    reply.server.id,
                     kind,
-                    {**body, "limit": page_size, "offset": len(items)},
+                    {**body, "limit": page_size, "offset": offset},
                     timeout,
                 )
-                more = (page.data or {}).get(items_key)
-                if page.error is not None or not isinstance(more, list) or not more:
-                    break
+            more = (got.data or {}).get(items_key)
+            return more if got.error is None and isinstance(more, list) else []
+
+        async def complete(reply: Reply) -> None:
+            data = reply.data or {}
+            items = data.get(items_key)
+            total = data.get("total")
+            if not isinstance(items, list) or not isinstance(total, int):
+                return
+            if max_items is not None:
+                total = min(total, max_items)
+            offsets = range(len(items), total, page_size)
+            pages = await asyncio.gather(*(page(reply, o) for o in offsets))
+            for more in pages:
                 items.extend(more)
             data[items_key] = items
+
+        await asyncio.gather(*(complete(r) for r in first.replies.values()))
         return first
 
 
