@@ -62,7 +62,7 @@ async def make_stream(
         msg = await nc.request(f"$JS.API.STREAM.CREATE.{name}", payload, timeout=5)
         reply = json.loads(msg.data)
         error = reply.get("error")
-        if error and error.get("err_code") not in (10049, 10039, 10005):
+        if error and error.get("err_code") not in (10049, 10039, 10005, 10008):
             raise AssertionError(f"STREAM.CREATE.{name}: {error}")
         created.update(reply)
         return not error
