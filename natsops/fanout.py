@@ -441,11 +441,15 @@ class Collector:
         roster: Roster | None = None,
         *,
         on_late: Callable[[str, Reply], None] | None = None,
+        on_reply: Callable[[Reply], None] | None = None,
         late_window: float = _LATE_WINDOW,
     ) -> None:
         self.nc = nc
         self.roster = roster if roster is not None else Roster()
         self.on_late = on_late
+        #: Called for every parsed reply, on time or late (for example so an event
+        #: store can account for the server's ``seq`` numbers used by replies).
+        self.on_reply = on_reply
         self.late_window = late_window
         self._lingering: set[asyncio.Task[None]] = set()
 
@@ -572,6 +576,11 @@ class Collector:
             return
         name = reply.server.name
         self.roster.observe(reply.server, "reply", latency)
+        if self.on_reply is not None:
+            try:
+                self.on_reply(reply)
+            except Exception:  # an observer must never break a fan-out
+                log.exception("fan-out reply observer failed")
         if rnd.flt is not None and not rnd.flt.matches(reply.server):
             # IDZ ignores the request's filter: every server answers it.
             return

@@ -1,0 +1,433 @@
+"""EventFeed: subscribes to events on real connections and fills an EventStore.
+
+The subscription callbacks only append ``(subject, payload, source)`` to a bounded
+queue, so nats-py never builds a backlog that would get natsops disconnected as a slow
+consumer; a separate task parses the queue in batches, feeds the server roster and the
+recording, and dispatches batched notifications to listeners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from natsops.errors import NatsopsError
+from natsops.events.model import SERVER_STATE_KINDS, Event, parse_event
+from natsops.events.record import Recorder
+from natsops.events.store import EventStore
+
+log = logging.getLogger(__name__)
+
+#: What the system connection subscribes to.
+SYSTEM_SUBJECTS = ("$SYS.SERVER.>", "$SYS.ACCOUNT.>", "$JS.EVENT.>")
+#: What each account connection subscribes to (owner-only advisories).
+ACCOUNT_SUBJECTS = ("$JS.EVENT.>",)
+
+#: nats-py's per-subscription buffer; large so a busy loop never drops messages.
+PENDING_MSGS_LIMIT = 1_000_000
+PENDING_BYTES_LIMIT = 256 * 1024 * 1024
+#: How long after the last drop the feed still says it is falling behind.
+_BEHIND_HOLD = 5.0
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """Whether ``subject`` matches a subscription ``pattern`` (``*`` and ``>``)."""
+    want = pattern.split(".")
+    have = subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token.lower() != have[i].lower()):
+            return False
+    return len(want) == len(have)
+
+
+class EventFeedError(NatsopsError):
+    """The feed could not subscribe to the event subjects."""
+
+
+class _Sub:
+    __slots__ = ("count", "source", "sub", "subject")
+
+    def __init__(self, source: str, subject: str) -> None:
+        self.source = source
+        self.subject = subject
+        self.sub: Any = None
+        self.count = 0
+
+
+class EventFeed:
+    """Live events from a system connection and any account connections.
+
+    ``roster`` (a :class:`natsops.fanout.Roster`) learns servers from STATSZ and is
+    marked ``lame_duck``/``shutdown`` by those events; ``on_server_state(name,
+    state)`` and ``on_statsz(event)`` do the same for callers without a roster.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        roster: Any = None,
+        on_server_state: Callable[[str, str], None] | None = None,
+        on_statsz: Callable[[Event], None] | None = None,
+        recorder: Recorder | None = None,
+        subjects: Sequence[str] | None = None,
+        raw_limit: int = 200_000,
+        raw_bytes_limit: int = 128 * 1024 * 1024,
+        batch_size: int = 1_000,
+        pending_msgs_limit: int = PENDING_MSGS_LIMIT,
+        pending_bytes_limit: int = PENDING_BYTES_LIMIT,
+    ) -> None:
+        self.store = store
+        self.roster = roster
+        self.on_server_state = on_server_state
+        self.on_statsz = on_statsz
+        self.recorder = recorder
+        self.subjects = list(subjects) if subjects else None
+        self.raw_limit = raw_limit
+        self.raw_bytes_limit = raw_bytes_limit
+        self._raw_bytes = 0
+        self.batch_size = batch_size
+        self.pending_msgs_limit = pending_msgs_limit
+        self.pending_bytes_limit = pending_bytes_limit
+        self._raw: deque[tuple[str, bytes, str]] = deque()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._subs: list[_Sub] = []
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self.parsed = 0  # messages parsed (duplicates included)
+        self.raw_dropped = 0
+        self.slow_consumer_reports = 0
+        self._client_dropped_seen = 0
+        self._last_drop = 0.0
+        self._server_info: Any = None
+        self._hub: Any = None
+
+    # -- lifecycle ------------------------------------------------------------
+
+    async def start(
+        self, system: Any = None, accounts: Mapping[str, Any] | None = None
+    ) -> None:
+        """Subscribe on ``system`` (a nats-py Client) and each account's client."""
+        self._ensure_task()
+        if system is not None:
+            await self._subscribe(system, "system", self._system_subjects())
+        for name, nc in (accounts or {}).items():
+            await self.add_account(name, nc)
+
+    async def start_hub(self, hub: Any) -> None:
+        """Subscribe on a :class:`natsops.connection.Hub`'s connections."""
+        for link in getattr(hub, "accounts", {}).values():
+            key = getattr(link, "public_key", "")
+            if key:
+                self.store.account_names[key] = link.name
+        try:
+            system_link = getattr(hub, "system_link", None)
+        except Exception:  # no system connection: account advisories only
+            system_link = None
+        key = getattr(system_link, "public_key", "")
+        name = getattr(system_link, "account_name", None)
+        if key and name:
+            self.store.account_names.setdefault(key, name)
+        if self.recorder is not None:
+            self.recorder.write_accounts(self.store.account_names)
+        if hasattr(hub, "add_state_listener"):
+            hub.add_state_listener(self._on_conn_event)
+            self._hub = hub
+        try:
+            system = getattr(hub, "system", None)
+        except Exception:
+            system = None
+        await self.start(
+            system, {n: link.nc for n, link in getattr(hub, "accounts", {}).items()}
+        )
+
+    def _on_conn_event(self, event: Any) -> None:
+        """The Hub reports nats-py's slow consumer errors as connection events."""
+        if getattr(event, "kind", "") != "slow_consumer":
+            return
+        subject = getattr(event, "subject", None)
+        if not subject or any(subject_matches(s.subject, subject) for s in self._subs):
+            self.note_slow_consumer(event)
+
+    async def add_account(self, name: str, nc: Any) -> None:
+        """Also watch an account connection's owner-only advisories."""
+        self._ensure_task()
+        subjects = [s for s in self._account_subjects()]
+        if subjects:
+            await self._subscribe(nc, name, subjects)
+
+    async def stop(self) -> None:
+        """Unsubscribe, parse what is queued, deliver it, and stop the parser."""
+        if self._hub is not None:
+            with contextlib.suppress(Exception):
+                self._hub.remove_state_listener(self._on_conn_event)
+            self._hub = None
+        for s in self._subs:
+            with contextlib.suppress(Exception):
+                await s.sub.unsubscribe()
+        self._subs.clear()
+        self._drain_all()
+        self._closing = True
+        self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        self.store.dispatch(force=True)
+
+    def _system_subjects(self) -> list[str]:
+        return list(self.subjects) if self.subjects else list(SYSTEM_SUBJECTS)
+
+    def _account_subjects(self) -> list[str]:
+        if not self.subjects:
+            return list(ACCOUNT_SUBJECTS)
+        return [s for s in self.subjects if s.startswith(("$JS.", ">"))]
+
+    def _ensure_task(self) -> None:
+        if self._task is None or self._task.done():
+            self._closing = False
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="natsops-event-feed"
+            )
+
+    async def _subscribe(self, nc: Any, source: str, subjects: Iterable[str]) -> None:
+        subject = ""
+        try:
+            for subject in subjects:
+                entry = _Sub(source, subject)
+                entry.sub = await nc.subscribe(
+                    subject,
+                    cb=self._callback(entry),
+                    pending_msgs_limit=self.pending_msgs_limit,
+                    pending_bytes_limit=self.pending_bytes_limit,
+                )
+                self._subs.append(entry)
+            await nc.flush(timeout=10)
+        except NatsopsError:
+            raise
+        except Exception as exc:
+            where = "the system connection" if source == "system" else source
+            raise EventFeedError(
+                f"cannot subscribe to {subject} on {where} "
+                f"({type(exc).__name__}: {exc})",
+                "check the connection and the user's subscribe permissions",
+            ) from exc
+
+    def _callback(self, entry: _Sub) -> Callable[[Any], Any]:
+        raw = self._raw
+        wake = self._wake
+        source = entry.source
+
+        async def on_msg(msg: Any) -> None:
+            entry.count += 1
+            data = msg.data
+            if len(raw) >= self.raw_limit or self._raw_bytes > self.raw_bytes_limit:
+                self.raw_dropped += 1
+                self._last_drop = time.monotonic()
+                return
+            self._raw_bytes += len(data)
+            raw.append((msg.subject, data, source))
+            if not wake.is_set():
+                wake.set()
+
+        return on_msg
+
+    # -- direct input (tests, benchmarks, replays) -------------------------------
+
+    def push(self, subject: str, payload: bytes, source: str = "system") -> bool:
+        """Queue one message as if it had arrived; False when the queue was full."""
+        if len(self._raw) >= self.raw_limit or self._raw_bytes > self.raw_bytes_limit:
+            self.raw_dropped += 1
+            self._last_drop = time.monotonic()
+            return False
+        self._raw_bytes += len(payload)
+        self._raw.append((subject, payload, source))
+        self._idle.clear()
+        self._wake.set()
+        return True
+
+    # -- parsing ------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        store = self.store
+        while not self._closing:
+            if not self._raw:
+                self._idle.set()
+                self._wake.clear()
+                wait = store.dispatch()
+                try:
+                    if wait is None:
+                        await self._wake.wait()
+                    else:
+                        async with asyncio.timeout(wait):
+                            await self._wake.wait()
+                except TimeoutError:
+                    pass
+                continue
+            self._idle.clear()
+            try:
+                self._process(self._take(self.batch_size))
+            except Exception:  # never let one batch stop the feed
+                log.exception("event batch failed")
+            self._check_client_drops()
+            store.dispatch()
+            await asyncio.sleep(0)
+
+    def _take(self, n: int) -> list[tuple[str, bytes, str]]:
+        raw = self._raw
+        n = min(n, len(raw))
+        popleft = raw.popleft
+        items = [popleft() for _ in range(n)]
+        if raw:
+            self._raw_bytes -= sum(len(item[1]) for item in items)
+        else:
+            self._raw_bytes = 0
+        return items
+
+    def _process(self, items: list[tuple[str, bytes, str]]) -> list[Event]:
+        store = self.store
+        now = time.time()
+        add = store.add
+        parsed = [parse_event(s, p, src, now) for s, p, src in items]
+        new = [ev for ev in parsed if add(ev)]
+        self.parsed += len(parsed)
+        if self.recorder is not None:
+            self.recorder.write(parsed)
+        for ev in new:
+            kind = ev.kind
+            if kind == "statsz":
+                self._statsz(ev)
+            elif kind in SERVER_STATE_KINDS and ev.server:
+                self._server_state(ev.server, SERVER_STATE_KINDS[kind])
+        return new
+
+    def _drain_all(self) -> None:
+        while self._raw:
+            self._process(self._take(self.batch_size))
+        self._idle.set()
+
+    def _statsz(self, ev: Event) -> None:
+        if self.on_statsz is not None:
+            try:
+                self.on_statsz(ev)
+            except Exception:
+                log.exception("statsz callback failed")
+        if self.roster is None:
+            return
+        if self._server_info is None:
+            from natsops.fanout import ServerInfo
+
+            self._server_info = ServerInfo
+        info = self._server_info.from_dict(ev.raw.get("server"))
+        if info is not None:
+            try:
+                self.roster.observe(info, "statsz")
+            except Exception:
+                log.exception("roster update failed")
+
+    def _server_state(self, name: str, state: str) -> None:
+        if self.roster is not None:
+            try:
+                self.roster.mark(name, state)
+            except Exception:
+                log.exception("roster update failed")
+        if self.on_server_state is not None:
+            try:
+                self.on_server_state(name, state)
+            except Exception:
+                log.exception("server state callback failed")
+
+    # -- falling behind -------------------------------------------------------------
+
+    @property
+    def client_dropped(self) -> int:
+        """Messages nats-py received but dropped (its subscription buffer was full)."""
+        total = 0
+        for s in self._subs:
+            sub = s.sub
+            if sub is None:
+                continue
+            try:
+                lost = sub.delivered - s.count - sub.pending_msgs
+            except Exception:
+                continue
+            if lost > 0:
+                total += lost
+        return total
+
+    def _check_client_drops(self) -> None:
+        dropped = self.client_dropped
+        if dropped > self._client_dropped_seen:
+            self._client_dropped_seen = dropped
+            self._last_drop = time.monotonic()
+
+    def note_slow_consumer(self, error: Any = None) -> None:
+        """Tell the feed nats-py reported a slow consumer (from an error callback)."""
+        self.slow_consumer_reports += 1
+        self._last_drop = time.monotonic()
+
+    @property
+    def backlog(self) -> int:
+        """Messages queued but not parsed yet."""
+        return len(self._raw)
+
+    @property
+    def dropped(self) -> int:
+        """Every message lost before parsing: client buffer and raw queue."""
+        return self.raw_dropped + self.client_dropped
+
+    @property
+    def falling_behind(self) -> bool:
+        """True while the backlog is high or shortly after any message was dropped."""
+        self._check_client_drops()
+        if len(self._raw) > self.raw_limit // 2:
+            return True
+        return bool(self._last_drop) and (
+            time.monotonic() - self._last_drop < _BEHIND_HOLD
+        )
+
+    @property
+    def notice(self) -> str | None:
+        """A line for the status bar while falling behind, else None."""
+        if not self.falling_behind:
+            return None
+        parts = []
+        client = self.client_dropped
+        if client:
+            parts.append(f"{client} dropped by the client (slow consumer)")
+        if self.raw_dropped:
+            parts.append(f"{self.raw_dropped} dropped from the event queue")
+        if self.slow_consumer_reports and not client:
+            parts.append(f"{self.slow_consumer_reports} slow consumer reports")
+        if len(self._raw):
+            parts.append(f"{len(self._raw)} waiting")
+        return "events falling behind: " + ", ".join(parts or ["catching up"])
+
+    async def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued message is parsed; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._raw and self._idle.is_set():
+                return True
+            try:
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0.001)):
+                    await self._idle.wait()
+            except TimeoutError:
+                return not self._raw
+            await asyncio.sleep(0)
+        return not self._raw
+
+    @property
+    def subscriptions(self) -> list[tuple[str, str]]:
+        """(source, subject) of every live subscription."""
+        return [(s.source, s.subject) for s in self._subs]
