@@ -426,6 +426,15 @@ class _Round:
         self.max_latency = 0.0
         self.changed = asyncio.Event()
         self.finished = False
+        self.sub: Any = None
+
+    @property
+    def queued(self) -> int:
+        """Replies received by the client but not yet processed."""
+        try:
+            return int(self.sub.pending_msgs) if self.sub is not None else 0
+        except Exception:
+            return 0
 
     @property
     def answered(self) -> set[str]:
@@ -540,6 +549,7 @@ class Collector:
             self._receive(rnd, kind, msg)
 
         sub = await self.nc.subscribe(inbox, cb=on_msg)
+        rnd.sub = sub
         try:
             await self.nc.publish(subject, payload, reply=inbox)
             await self._wait(rnd, t0 + timeout)
@@ -550,8 +560,7 @@ class Collector:
         rnd.finished = True
         elapsed = time.perf_counter() - t0
         missing = sorted(expected - rnd.answered)
-        for name in missing:
-            self.roster.mark(name, MISSING)
+        self._mark_missing(missing)
         self._linger(sub, t0 + max(self.late_window, timeout))
         if not rnd.answered and not rnd.malformed and not expected:
             log.debug("no server answered %s", subject)
@@ -619,6 +628,10 @@ class Collector:
         while True:
             now = time.perf_counter()
             stop = self._stop_at(rnd, deadline)
+            if now >= stop and rnd.queued and now < deadline:
+                # Replies wait in the client's queue (the loop was busy): the
+                # silence is ours, not the servers'. Process them first.
+                stop = deadline
             if now >= stop:
                 return
             rnd.changed.clear()
@@ -670,9 +683,15 @@ class Collector:
         answered = set(stats.replies) | set(stats.errors)
         stats.expected = expected | answered
         stats.missing = sorted(expected - answered)
-        for name in stats.missing:
-            self.roster.mark(name, MISSING)
+        self._mark_missing(stats.missing)
         return stats
+
+    def _mark_missing(self, names: Iterable[str]) -> None:
+        """Mark silent servers ``missing``, keeping a known lame duck or shutdown."""
+        for name in names:
+            entry = self.roster.get(name)
+            if entry is None or entry.state == OK:
+                self.roster.mark(name, MISSING)
 
     async def server_id(self, name: str, timeout: float = 2.0) -> str:
         """The current id of a server, asked fresh (ids change on every restart)."""

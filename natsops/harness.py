@@ -475,16 +475,22 @@ class Deployment:
         jetstream: bool = True,
     ) -> Deployment:
         """Create keys and configs, start every server and wait until ready."""
+        find_nats_server()  # fail before anything is written
         owns = directory is None
         path = Path(tempfile.mkdtemp(prefix="natsops-")) if owns else Path(directory)
         path.mkdir(parents=True, exist_ok=True)
-        dep = cls(
-            path,
-            clusters or [("c1", 3)],
-            owns_directory=owns,
-            lame_duck_seconds=lame_duck_seconds,
-            jetstream=jetstream,
-        )
+        try:
+            dep = cls(
+                path,
+                clusters or [("c1", 3)],
+                owns_directory=owns,
+                lame_duck_seconds=lame_duck_seconds,
+                jetstream=jetstream,
+            )
+        except BaseException:
+            if owns:
+                shutil.rmtree(path, ignore_errors=True)
+            raise
         try:
             for server in dep.servers.values():
                 server.start()
