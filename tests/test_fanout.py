@@ -110,11 +110,12 @@ async def test_slow_server_is_late_not_lost(fresh_cluster: Deployment) -> None:
     late: list[tuple[str, Reply]] = []
     collector = Collector(nc, on_late=lambda kind, r: late.append((kind, r)))
     await collector.discover()
+    assert collector.roster.expected() == set(fresh_cluster.servers)
     slow = fresh_cluster.servers["c1-n2"]
     slow.pause()
     try:
         result = await collector.ping("STATSZ", timeout=5)
-        assert result.missing == ["c1-n2"]
+        assert result.missing == ["c1-n2"], result.to_json()
         assert set(result.replies) == {"c1-n1", "c1-n3"}
     finally:
         slow.resume()
