@@ -49,9 +49,13 @@ class Command:
     system_denied: bool = False  # a system user without request rights fails
     account_denied: bool = False  # an APP user without JetStream API rights fails
     unknown: tuple[tuple[str, tuple[str, ...], str], ...] = ()  # what, args, text
+    denied: str = r"denied|permission"  # what the system_denied line must say
 
 
 _S, _C = STREAM, CONSUMER
+#: The first request the plan of an operation publishes, named when it is denied.
+_DENIED_JSZ = r"permission denied: publish to \$SYS\.REQ\.SERVER\.PING\.JSZ\b"
+_DENIED_STATSZ = r"permission denied: publish to \$SYS\.REQ\.SERVER\.PING\.STATSZ\b"
 #: A well-formed account public key no server knows (purge must never hit a real one).
 _UNKNOWN_ACCOUNT_KEY = jwt.public_key(jwt.new_keypair(nkeys.PREFIX_BYTE_ACCOUNT))
 _ACC = ("--account", "APP")
@@ -77,11 +81,17 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("routes",): Command(system_denied=True),
     ("gateways",): Command(system_denied=True),
     ("leafnodes",): Command(system_denied=True),
-    ("events",): Command(("--count", "1", "--duration", "2"), system_denied=True),
+    ("events",): Command(
+        ("--count", "1", "--duration", "2"),
+        system_denied=True,
+        denied=r"permission denied: subscribe to \$SYS\.SERVER\.>, "
+        r"\$SYS\.ACCOUNT\.>, \$JS\.EVENT\.> on the system connection",
+    ),
     ("replay",): Command(("RECORDING",), connects=False),
     ("stepdown", "meta"): Command(
         ("--yes",),
         system_denied=True,
+        denied=_DENIED_JSZ,
         unknown=(("server", ("--preferred", "nosuch-server", "--yes"), "nosuch"),),
     ),
     ("stepdown", "stream"): Command(
@@ -126,11 +136,13 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("server-remove",): Command(
         ("c1-n1", "--yes"),
         system_denied=True,
+        denied=_DENIED_JSZ,
         unknown=(("server", ("nosuch-server", "--yes"), "nosuch"),),
     ),
     ("purge-account",): Command(
         (_UNKNOWN_ACCOUNT_KEY, "--yes"),
         system_denied=True,
+        denied=_DENIED_JSZ,
         unknown=(("account", ("NOSUCHACC", "--yes"), "NOSUCHACC"),),
     ),
     ("pause",): Command(
@@ -166,11 +178,13 @@ COMMANDS: dict[tuple[str, ...], Command] = {
     ("reload",): Command(
         ("c1-n1", "--yes"),
         system_denied=True,
+        denied=_DENIED_STATSZ,
         unknown=(("server", ("nosuch-server", "--yes"), "nosuch"),),
     ),
     ("kick",): Command(
         ("c1-n1", "999999", "--yes"),
         system_denied=True,
+        denied=_DENIED_STATSZ,
         unknown=(("server", ("nosuch-server", "1", "--yes"), "nosuch"),),
     ),
     ("perms",): Command(),
@@ -374,7 +388,7 @@ def _rows() -> list[Row]:
                     )
                 )
             if cmd.system_denied:
-                rows.append(Row(path, "system_denied", 1, r"denied|permission"))
+                rows.append(Row(path, "system_denied", 1, cmd.denied))
             if cmd.account_denied:
                 rows.append(Row(path, "account_denied", 1, r"denied|permission"))
             for what, _args, text in cmd.unknown:
@@ -387,24 +401,9 @@ def _rows() -> list[Row]:
 
 ROWS = _rows()
 
-_OPS_DENIED = (
-    "a denied publish of an operation's request is reported as the target not "
-    "answering (server, meta leader or account unknown), not as the permission"
-)
-
 #: Rows that fail today because of a known shortcoming elsewhere: (path, case).
 #: Strict: a fixed one fails as XPASS, and its entry must go.
-KNOWN_GAPS: dict[tuple[tuple[str, ...], str], str] = {
-    (("reload",), "system_denied"): _OPS_DENIED,
-    (("kick",), "system_denied"): _OPS_DENIED,
-    (("purge-account",), "system_denied"): _OPS_DENIED,
-    (("stepdown", "meta"), "system_denied"): _OPS_DENIED,
-    (("server-remove",), "system_denied"): _OPS_DENIED,
-    (("events",), "system_denied"): (
-        "a denied subscription to the event subjects is not reported: the "
-        "command prints 0 events and exits 0"
-    ),
-}
+KNOWN_GAPS: dict[tuple[tuple[str, ...], str], str] = {}
 
 
 def _param(row: Row) -> Any:

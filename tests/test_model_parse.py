@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import asdict
@@ -31,6 +32,7 @@ from natsops.model import (
     parse_varz,
 )
 from natsops.model.conns import _connection_tolerant
+from natsops.model.jetstream import _stream_fast, _stream_tolerant, parse_stream
 
 REPLIES = Path(__file__).parent / "fixtures" / "replies"
 SERVERS = ["c1-n1", "c1-n2", "c1-n3", "c2-n1", "c2-n2", "c2-n3"]
@@ -335,6 +337,53 @@ def test_jsz_streams_and_consumers() -> None:
     assert events.cluster.leader == events.server
     [reader] = events.consumers
     assert (reader.name, reader.num_pending, reader.ack_policy) == ("reader", 5, "none")
+
+
+def recorded_streams() -> list[dict[str, Any]]:
+    """Every ``stream_detail`` entry of the recorded JSZ replies."""
+    out = []
+    for name in ("jsz", "jsz_move"):
+        for data in load(name).values():
+            for acc in data.get("account_details") or []:
+                out.extend(acc.get("stream_detail") or [])
+    assert len(out) >= 10
+    return out
+
+
+def test_every_recorded_stream_takes_the_fast_path() -> None:
+    for detail in recorded_streams():
+        fast = _stream_fast(detail, "c1-n1", "APP", "AAPP")
+        assert fast is not None, detail["name"]
+        tolerant = _stream_tolerant(detail, "c1-n1", "APP", "AAPP")
+        assert asdict(fast) == asdict(tolerant)
+        if "config" in detail:
+            assert fast.config is detail["config"]  # the raw block, as before
+    moving = [d for d in recorded_streams() if (d.get("cluster") or {}).get("desired")]
+    assert moving, "the move recording holds a stream in flight"
+    info = parse_stream(moving[0])
+    assert info.cluster.desired is not None and info.cluster.desired.replicas
+
+
+def test_stream_with_a_wrongly_typed_field_goes_through_the_tolerant_path() -> None:
+    detail = copy.deepcopy(
+        next(d for d in recorded_streams() if d["cluster"].get("replicas"))
+    )
+    detail["state"]["messages"] = "20"
+    detail["cluster"]["replicas"][0]["lag"] = True
+    assert _stream_fast(detail, "s1", "A", "B") is None
+    info = parse_stream(detail, "s1", "A", "B")
+    assert info.state.messages == 20 and info.cluster.replicas[0].lag == 1
+    assert asdict(info) == asdict(_stream_tolerant(detail, "s1", "A", "B"))
+
+
+def test_stream_without_config_or_cluster() -> None:
+    """JSZ without ``config``, from a server outside any cluster."""
+    detail = {"name": "S1", "created": "2026-12-03T21:00:52Z", "state": {"bytes": 9}}
+    fast = _stream_fast(detail, "solo", "A", "B")
+    assert fast is not None
+    assert asdict(fast) == asdict(_stream_tolerant(detail, "solo", "A", "B"))
+    assert fast.num_replicas == 1 and fast.config == {} and fast.subjects == []
+    assert fast.state.bytes == 9 and fast.cluster.leader == ""
 
 
 def test_jsz_move_in_flight() -> None:

@@ -39,6 +39,7 @@ from natsops.model import (
 )
 from natsops.model.base import as_bool, as_float, as_int, as_str
 from natsops.model.conns import _connection_tolerant
+from natsops.model.jetstream import _stream_fast, _stream_tolerant, parse_stream
 from natsops.model.views import CONNECTION_SORT_KEYS
 
 REPLIES = Path(__file__).parent / "fixtures" / "replies"
@@ -316,3 +317,98 @@ def test_fast_path_keeps_every_well_typed_value(conn: dict[str, Any]) -> None:
     assert asdict(parsed) == asdict(_connection_tolerant(conn, "s1"))
     assert parsed.in_msgs == conn["in_msgs"]  # huge numbers are kept as they are
     assert parsed.subscriptions_list == tuple(conn.get("subscriptions_list", ()))
+
+
+# -- JSZ streams: the fast path and the tolerant path agree ----------------------
+
+#: Every stream_detail entry of the recordings, the seeds of the stream tests.
+STREAMS: list[dict[str, Any]] = [
+    stream
+    for data in [SAMPLES["JSZ"], *SAMPLES["JSZ_MOVE"].values()]
+    for acc in data.get("account_details") or []
+    for stream in acc.get("stream_detail") or []
+]
+STREAM_KEYS = sorted(set().union(*(_keys(s, set()) for s in STREAMS)))
+
+
+def _same_stream(detail: object) -> None:
+    fast = parse_stream(detail, "s1", "APP", "AAPP")
+    assert asdict(fast) == asdict(_stream_tolerant(detail, "s1", "APP", "AAPP"))
+
+
+@MANY
+@given(seed=st.integers(0, 2**32))
+def test_stream_paths_agree_on_mutated_real_streams(seed: int) -> None:
+    rng = random.Random(seed)
+    _same_stream(mutate(rng.choice(STREAMS), rng))
+
+
+@PROPS
+@given(detail=st.dictionaries(st.sampled_from(STREAM_KEYS), json_values, max_size=12))
+def test_stream_paths_agree_on_garbage(detail: dict[str, Any]) -> None:
+    _same_stream(detail)
+
+
+_peer = st.fixed_dictionaries(
+    {"name": st.text(max_size=8), "current": st.booleans(), "active": huge_ints},
+    optional={
+        "peer": st.text(max_size=8),
+        "offline": st.booleans(),
+        "lag": huge_ints,
+        "pending": st.booleans(),
+    },
+)
+well_typed_stream = st.fixed_dictionaries(
+    {
+        "name": st.text(max_size=10),
+        "created": st.text(max_size=30),
+        "state": st.fixed_dictionaries(
+            {"messages": huge_ints, "bytes": huge_ints, "last_seq": huge_ints},
+            optional={"first_ts": st.text(max_size=30), "num_deleted": huge_ints},
+        ),
+    },
+    optional={
+        "cluster": st.fixed_dictionaries(
+            {"name": st.text(max_size=5), "leader": st.text(max_size=8)},
+            optional={
+                "raft_group": st.text(max_size=8),
+                "replicas": st.lists(_peer, max_size=3),
+            },
+        ),
+        "config": st.fixed_dictionaries(
+            {"num_replicas": huge_ints, "subjects": st.lists(st.text(max_size=8))},
+            optional={
+                "storage": st.sampled_from(["file", "memory"]),
+                "placement": st.fixed_dictionaries(
+                    {"cluster": st.text(max_size=5)},
+                    optional={"tags": st.lists(st.text(max_size=5), max_size=2)},
+                ),
+                "sources": st.lists(
+                    st.fixed_dictionaries({}, optional={"name": st.text(max_size=5)}),
+                    max_size=2,
+                ),
+                "mirror": st.fixed_dictionaries(
+                    {}, optional={"name": st.text(max_size=5)}
+                ),
+                "sealed": st.booleans(),
+                "retention": st.sampled_from(["limits", "interest"]),
+                "name": st.text(max_size=5),
+            },
+        ),
+        "stream_raft_group": st.text(max_size=8),
+    },
+)
+
+
+@PROPS
+@given(detail=well_typed_stream)
+def test_fast_path_keeps_every_well_typed_stream(detail: dict[str, Any]) -> None:
+    _same_stream(detail)
+    replicas = (detail.get("cluster") or {}).get("replicas") or []
+    if all(abs(p["active"]) < 2**1000 for p in replicas):
+        fast = _stream_fast(detail, "s1", "APP", "AAPP")
+        assert fast is not None  # well typed: never sent to the tolerant path
+        assert fast.state.messages == detail["state"]["messages"]  # huge kept
+        assert [p.lag for p in fast.cluster.replicas] == [
+            p.get("lag", 0) for p in replicas
+        ]

@@ -530,3 +530,26 @@ def test_aggregate_merges_pages_of_one_server() -> None:
     merged = aggregate_connections([first, other, second])
     assert [c.key for c in merged] == [("s0", 1), ("s1", 1), ("s1", 2), ("s1", 3)]
     assert merged[2].out_msgs == 5  # the later page wins
+
+
+def test_stream_rows_replica_sets_are_ordered_and_complete() -> None:
+    """Leader first, then the others by name, each server once; every server that
+    reported the stream is marked so, and the order of the replies does not
+    change a row that has its leader's report."""
+    replies = jsz()
+    rows = stream_rows(replies)
+    assert rows
+    for row in rows:
+        names = [r.name for r in row.replicas]
+        assert len(names) == len(set(names)), row.name
+        assert [r.leader for r in row.replicas].count(True) == (1 if row.leader else 0)
+        if row.leader:
+            assert row.replicas[0].leader and row.replicas[0].name == row.leader
+        others = [r.name for r in row.replicas if not r.leader]
+        assert others == sorted(others)
+        assert {r.name for r in row.replicas if r.reported} == set(row.hosts)
+        assert all(r.peer for r in row.replicas), row.name  # from the meta group
+    backwards = stream_rows(list(reversed([replies[n] for n in sorted(replies)])))
+    for before, after in zip(rows, backwards, strict=True):
+        if before.authoritative:
+            assert before == after

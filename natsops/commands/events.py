@@ -25,6 +25,7 @@ from natsops.events import (
     EventBatch,
     EventFeed,
     EventFilter,
+    EventsDenied,
     EventStore,
     Recorder,
     RecordingReader,
@@ -211,20 +212,25 @@ async def _events(args: argparse.Namespace, settings: Any) -> int:
 
     store = EventStore(capacity=max(1, int(settings.event_buffer)))
     recorder = Recorder(settings.record) if settings.record is not None else None
-    stop = asyncio.Event()
+    wake = asyncio.Event()  # the printer is done, a signal, or a denial
     printer = _Printer(
-        _filter(args), bool(args.json), args.count, sys.stdout, on_done=stop.set
+        _filter(args), bool(args.json), args.count, sys.stdout, on_done=wake.set
     )
     # the printer filters itself, so --count counts only what it printed
     store.add_listener(printer, interval=0.05)
-    feed = EventFeed(store, recorder=recorder, subjects=args.subjects or None)
+    feed = EventFeed(
+        store,
+        recorder=recorder,
+        subjects=args.subjects or None,
+        on_denied=lambda _source, _subject: wake.set(),
+    )
     loop = asyncio.get_running_loop()
     interrupted = False
 
     def on_signal() -> None:
         nonlocal interrupted
         interrupted = True
-        stop.set()
+        wake.set()
 
     handlers = []
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -239,13 +245,20 @@ async def _events(args: argparse.Namespace, settings: Any) -> int:
                 _stderr(f"account {name} not watched: {error}")
             await feed.start_hub(hub)
             started = time.monotonic()
+            named: set[tuple[str, str]] = set()
             try:
                 async with asyncio.timeout(args.duration):
-                    await stop.wait()
+                    while True:
+                        await _check_denied(feed, hub, named)
+                        if interrupted or printer.done:
+                            break
+                        wake.clear()
+                        await wake.wait()
             except TimeoutError:
                 pass
-            await feed.stop()
+            await _check_denied(feed, hub, named)
         finally:
+            await feed.stop()
             await hub.close()
     finally:
         for sig in handlers:
@@ -256,6 +269,37 @@ async def _events(args: argparse.Namespace, settings: Any) -> int:
     if not printer.broken:
         _report(store, feed, printer, elapsed, interrupted, recorder)
     return 0
+
+
+async def _check_denied(feed: EventFeed, hub: Any, named: set[tuple[str, str]]) -> None:
+    """Fail when the system connection may not subscribe to an event subject, or
+    when nothing at all could be subscribed; an account connection whose
+    subscription was denied is named once and left out, as when it cannot connect.
+
+    The server reports each denied subscription on its own, so after the first one
+    a round trip on every connection lets the others arrive to be named together.
+    """
+    if not feed.denied or set(feed.denied) <= named:
+        return
+    for link in hub.links():
+        with contextlib.suppress(Exception):
+            await link.nc.flush(timeout=2)
+    error = feed.denial_error(["system"])
+    if error is None and not feed.subscriptions:
+        error = feed.denial_error()
+    if error is not None:
+        raise EventsDenied(
+            error.problem,
+            "this user may not receive these events; see what it may do with "
+            "'natsops perms', or choose allowed subjects with --subject",
+        )
+    for source, subject in feed.denied:
+        if (source, subject) not in named:
+            named.add((source, subject))
+            _stderr(
+                f"account {source} not watched: permission denied: subscribe to "
+                f"{subject}"
+            )
 
 
 def _report(

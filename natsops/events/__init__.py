@@ -10,6 +10,8 @@ from natsops.events.feed import (
     SYSTEM_SUBJECTS,
     EventFeed,
     EventFeedError,
+    EventsDenied,
+    denial_text,
 )
 from natsops.events.model import (
     CRITICAL,
@@ -65,6 +67,7 @@ __all__ = [
     "EventFeedError",
     "EventFilter",
     "EventStore",
+    "EventsDenied",
     "LeaderChange",
     "Listener",
     "RecordedMessage",
@@ -74,6 +77,7 @@ __all__ = [
     "SeqGaps",
     "StoreStats",
     "counts_line",
+    "denial_text",
     "load_recording",
     "parse_event",
     "read_recording",

@@ -3,7 +3,9 @@
 The subscription callbacks only append ``(subject, payload, source)`` to a bounded
 queue, so nats-py never builds a backlog that would get natsops disconnected as a slow
 consumer; a separate task parses the queue in batches, feeds the server roster and the
-recording, and dispatches batched notifications to listeners.
+recording, and dispatches batched notifications to listeners. Subscriptions the
+server denies are reported through :attr:`EventFeed.denied`, :attr:`EventFeed.notice`
+and ``on_denied``, never silently left empty.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from natsops.errors import NatsopsError
+from natsops.errors import NatsopsError, PermissionDenied
 from natsops.events.model import SERVER_STATE_KINDS, Event, parse_event
 from natsops.events.record import Recorder
 from natsops.events.store import EventStore
@@ -51,6 +53,23 @@ class EventFeedError(NatsopsError):
     """The feed could not subscribe to the event subjects."""
 
 
+class EventsDenied(EventFeedError, PermissionDenied):
+    """The server denied subscribing to event subjects (names them all)."""
+
+
+def _where(source: str) -> str:
+    return "the system connection" if source == "system" else f"account {source}"
+
+
+def denial_text(denied: Sequence[tuple[str, str]]) -> str:
+    """``subscribe to A, B on the system connection; C on account APP``."""
+    by_source: dict[str, list[str]] = {}
+    for source, subject in denied:
+        by_source.setdefault(source, []).append(subject)
+    parts = [f"{', '.join(subs)} on {_where(src)}" for src, subs in by_source.items()]
+    return "subscribe to " + "; ".join(parts)
+
+
 class _Sub:
     __slots__ = ("count", "source", "sub", "subject")
 
@@ -67,6 +86,8 @@ class EventFeed:
     ``roster`` (a :class:`natsops.fanout.Roster`) learns servers from STATSZ and is
     marked ``lame_duck``/``shutdown`` by those events; ``on_server_state(name,
     state)`` and ``on_statsz(event)`` do the same for callers without a roster.
+    ``on_denied(source, subject)`` is called once for each subscription the server
+    denies (seen on a Hub's connections; see :meth:`start_hub`).
     """
 
     def __init__(
@@ -75,6 +96,7 @@ class EventFeed:
         *,
         roster: Any = None,
         on_server_state: Callable[[str, str], None] | None = None,
+        on_denied: Callable[[str, str], None] | None = None,
         on_statsz: Callable[[Event], None] | None = None,
         recorder: Recorder | None = None,
         subjects: Sequence[str] | None = None,
@@ -87,6 +109,7 @@ class EventFeed:
         self.store = store
         self.roster = roster
         self.on_server_state = on_server_state
+        self.on_denied = on_denied
         self.on_statsz = on_statsz
         self.recorder = recorder
         self.subjects = list(subjects) if subjects else None
@@ -110,13 +133,18 @@ class EventFeed:
         self._last_drop = 0.0
         self._server_info: Any = None
         self._hub: Any = None
+        self._denied: dict[tuple[str, str], None] = {}  # ordered set
 
     # -- lifecycle ------------------------------------------------------------
 
     async def start(
         self, system: Any = None, accounts: Mapping[str, Any] | None = None
     ) -> None:
-        """Subscribe on ``system`` (a nats-py Client) and each account's client."""
+        """Subscribe on ``system`` (a nats-py Client) and each account's client.
+
+        Denials on plain clients are only known when reported with
+        :meth:`note_denied`; :meth:`start_hub` sees them by itself.
+        """
         self._ensure_task()
         if system is not None:
             await self._subscribe(system, "system", self._system_subjects())
@@ -124,7 +152,14 @@ class EventFeed:
             await self.add_account(name, nc)
 
     async def start_hub(self, hub: Any) -> None:
-        """Subscribe on a :class:`natsops.connection.Hub`'s connections."""
+        """Subscribe on a :class:`natsops.connection.Hub`'s connections.
+
+        The hub reports the server's permission violations: a denied subscription
+        reaches :attr:`denied`, :attr:`notice` and ``on_denied`` when the server's
+        error arrives, usually before the subscriptions' flush returns but not
+        always (the server may send it after the flush's PONG). The feed keeps the
+        subscriptions it was allowed.
+        """
         for link in getattr(hub, "accounts", {}).values():
             key = getattr(link, "public_key", "")
             if key:
@@ -151,12 +186,58 @@ class EventFeed:
         )
 
     def _on_conn_event(self, event: Any) -> None:
-        """The Hub reports nats-py's slow consumer errors as connection events."""
-        if getattr(event, "kind", "") != "slow_consumer":
+        """The Hub reports nats-py's slow consumer errors and the server's permission
+        violations as connection events."""
+        kind = getattr(event, "kind", "")
+        if kind == "permission":
+            self._on_violation(event)
+            return
+        if kind != "slow_consumer":
             return
         subject = getattr(event, "subject", None)
         if not subject or any(subject_matches(s.subject, subject) for s in self._subs):
             self.note_slow_consumer(event)
+
+    def _on_violation(self, event: Any) -> None:
+        """A denied subscription of ours (the hub lower-cases the subject)."""
+        subject = str(getattr(event, "subject", None) or "").lower()
+        if not subject or "subscription" not in str(getattr(event, "message", "")):
+            return
+        source = str(getattr(event, "label", "") or "")
+        for entry in self._subs:
+            if entry.subject.lower() == subject and entry.source == source:
+                self.note_denied(entry.source, entry.subject)
+
+    def note_denied(self, source: str, subject: str) -> None:
+        """Record that the server denied ``source``'s subscription to ``subject``."""
+        key = (source, subject)
+        if key in self._denied:
+            return
+        self._denied[key] = None
+        log.info("events: subscribe to %s denied on %s", subject, _where(source))
+        if self.on_denied is not None:
+            try:
+                self.on_denied(source, subject)
+            except Exception:
+                log.exception("denied subscription callback failed")
+
+    @property
+    def denied(self) -> list[tuple[str, str]]:
+        """(source, subject) of every subscription the server denied."""
+        return list(self._denied)
+
+    def denial_error(self, sources: Iterable[str] | None = None) -> EventsDenied | None:
+        """An :class:`EventsDenied` naming the denied subscriptions (of ``sources``
+        only, when given), or None when there are none."""
+        wanted = None if sources is None else set(sources)
+        denied = [d for d in self._denied if wanted is None or d[0] in wanted]
+        if not denied:
+            return None
+        return EventsDenied(
+            f"permission denied: {denial_text(denied)}",
+            "this user may not receive these events; see what it may do with "
+            "'natsops perms'",
+        )
 
     async def add_account(self, name: str, nc: Any) -> None:
         """Also watch an account connection's owner-only advisories."""
@@ -398,7 +479,16 @@ class EventFeed:
 
     @property
     def notice(self) -> str | None:
-        """A line for the status bar while falling behind, else None."""
+        """A line for the status bar: denied subscriptions and falling behind."""
+        lines = []
+        if self._denied:
+            lines.append(f"events missing: {denial_text(self.denied)} denied")
+        behind = self._behind_notice()
+        if behind:
+            lines.append(behind)
+        return "; ".join(lines) or None
+
+    def _behind_notice(self) -> str | None:
         if not self.falling_behind:
             return None
         parts = []
@@ -429,5 +519,10 @@ class EventFeed:
 
     @property
     def subscriptions(self) -> list[tuple[str, str]]:
-        """(source, subject) of every live subscription."""
-        return [(s.source, s.subject) for s in self._subs]
+        """(source, subject) of every live subscription (denied ones left out)."""
+        denied = self._denied
+        return [
+            (s.source, s.subject)
+            for s in self._subs
+            if (s.source, s.subject) not in denied
+        ]

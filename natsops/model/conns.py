@@ -214,7 +214,8 @@ def _connection_fast(d: dict[str, Any], server: str) -> Connection | None:
         and type(reason) is str
         and type(stop) is str
     ):
-        return Connection(
+        # mypy cannot count the fields a starred tuple fills.
+        return Connection(  # type: ignore[call-arg]
             server,
             *always,
             ctype,

@@ -560,34 +560,40 @@ def _replicas(
     leader: str,
     peer_ids: Mapping[str, str],
 ) -> list[ReplicaRow]:
-    """The full replica set: the leader plus the peers in the chosen report."""
+    """The full replica set: the leader first, then the peers in the chosen report,
+    the reporting server and every server that reported the asset, by name."""
     reported = set(hosts)
+    peer_of = peer_ids.get
     rows: dict[str, ReplicaRow] = {}
-    if leader:
-        rows[leader] = ReplicaRow(name=leader, leader=True, current=True)
     for p in best.cluster.replicas:
         name = p.name or p.peer
-        if name in rows:
+        if (leader and name == leader) or name in rows:
             continue
         rows[name] = ReplicaRow(
-            name=name,
-            peer=p.peer,
-            current=p.current,
-            offline=p.offline,
-            lag=p.lag,
-            active=p.active,
-            pending=p.pending,
+            name,
+            p.peer or peer_of(name, ""),
+            False,
+            p.current,
+            p.offline,
+            p.lag,
+            p.active,
+            p.pending,
+            name in reported,
         )
-    if best.server and best.server not in rows:
-        # The reporting server hosts a replica too, though it never lists itself.
-        rows[best.server] = ReplicaRow(name=best.server)
-    for name in reported:
-        rows.setdefault(name, ReplicaRow(name=name))
-    for row in rows.values():
-        row.reported = row.name in reported
-        if not row.peer:
-            row.peer = peer_ids.get(row.name, "")
-    return sorted(rows.values(), key=lambda r: (not r.leader, r.name))
+    # The reporting server hosts a replica too, though it never lists itself.
+    for name in (best.server, *reported):
+        if name and name != leader and name not in rows:
+            rows[name] = ReplicaRow(name, peer_of(name, ""), reported=name in reported)
+    others = sorted(rows.values(), key=_by_name)
+    if not leader:
+        return others
+    first = ReplicaRow(
+        leader, peer_of(leader, ""), True, True, reported=leader in reported
+    )
+    return [first, *others]
+
+
+_by_name = attrgetter("name")
 
 
 def _move(m: MoveStatus | None) -> MoveRow | None:
@@ -612,32 +618,60 @@ def stream_rows(
     jsz: Mapping[str, Jsz] | Iterable[Jsz], account: str | None = None
 ) -> list[StreamRow]:
     """One row per (account, stream) across every server's JSZ, sorted by account
-    and name; ``account`` (a name or an id) keeps one account only."""
-    groups: dict[tuple[str, str], list[StreamInfo]] = {}
+    and name; ``account`` (a name or an id) keeps one account only.
+
+    Each stream is reported once per replica; one pass keeps, per stream, the
+    report to read (the leader's own, else the first naming a leader, else the
+    first), the servers that reported it and the first pending move, so only one
+    row is built per stream however many replicas it has.
+    """
+    # key -> [chosen report, its rank (0 leader's own, 1 names a leader, 2 none),
+    #         reporting servers, first pending move]
+    groups: dict[tuple[str, str], list[Any]] = {}
     replies = _values(jsz)
     for reply in replies:
-        for info in reply.iter_streams():
-            if _matches_account(info, account):
-                groups.setdefault((info.account_id, info.name), []).append(info)
+        for acc in reply.account_details:
+            for info in acc.streams:
+                if (
+                    account is not None
+                    and account != info.account
+                    and account != info.account_id
+                ):
+                    continue
+                cluster = info.cluster
+                leader = cluster.leader
+                server = info.server
+                rank = 0 if server and server == leader else 1 if leader else 2
+                key = (info.account_id, info.name)
+                group = groups.get(key)
+                if group is None:
+                    groups[key] = [info, rank, [server], cluster.desired]
+                    continue
+                if rank < group[1]:
+                    group[0] = info
+                    group[1] = rank
+                group[2].append(server)
+                if group[3] is None:
+                    group[3] = cluster.desired
     peer_ids = _peer_ids(replies)
     rows: list[StreamRow] = []
-    for (account_id, name), views in groups.items():
-        best: StreamInfo = _pick(views, lambda v: v.cluster.leader)
-        leader = best.cluster.leader
-        hosts = sorted({v.server for v in views if v.server})
-        if not leader and len(hosts) == 1 and not best.cluster.name:
+    for (account_id, name), (best, _, servers, move) in groups.items():
+        cluster = best.cluster
+        leader = cluster.leader
+        hosts = sorted({h for h in servers if h})
+        if not leader and len(hosts) == 1 and not cluster.name:
             leader = hosts[0]  # a standalone server leads its own streams
-        move = next((v.cluster.desired for v in views if v.cluster.desired), None)
-        if best.cluster.desired is not None:
-            move = best.cluster.desired
+        if cluster.desired is not None:
+            move = cluster.desired
+        state = best.state
         rows.append(
             StreamRow(
                 account=best.account,
                 account_id=account_id,
                 name=name,
-                cluster=best.cluster.name,
+                cluster=cluster.name,
                 leader=leader,
-                leader_since=best.cluster.leader_since,
+                leader_since=cluster.leader_since,
                 num_replicas=best.num_replicas,
                 replicas=_replicas(best, hosts, leader, peer_ids),
                 placement_cluster=best.placement.cluster,
@@ -645,11 +679,11 @@ def stream_rows(
                 storage=best.storage,
                 retention=best.retention,
                 subjects=list(best.subjects),
-                messages=best.state.messages,
-                bytes=best.state.bytes,
-                first_seq=best.state.first_seq,
-                last_seq=best.state.last_seq,
-                consumers=best.state.consumer_count,
+                messages=state.messages,
+                bytes=state.bytes,
+                first_seq=state.first_seq,
+                last_seq=state.last_seq,
+                consumers=state.consumer_count,
                 created=best.created,
                 move=_move(move),
                 hosts=hosts,

@@ -8,19 +8,20 @@ checks the effect against the cluster with bounded waiting, and audits every att
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from nats.aio.client import Client
 
 from natsops.audit import AuditLog
-from natsops.connection import request_json
+from natsops.connection import inbox_denied, request_json, watch_permission
 from natsops.errors import (
     AccountConnectionMissing,
     ApiError,
@@ -28,13 +29,15 @@ from natsops.errors import (
     NatsopsError,
     NotFound,
     NotSystemAccount,
+    PermissionDenied,
     ReadOnlyError,
     RequestTimeout,
 )
-from natsops.fanout import Collector, PingFilter
+from natsops.fanout import Collector, FanoutResult, PingFilter
 from natsops.ops.move import MoveTracker
 from natsops.ops.plan import (
     ErrorContext,
+    OperationDenied,
     OperationRefused,
     Outcome,
     Plan,
@@ -53,6 +56,9 @@ log = logging.getLogger(__name__)
 
 _ACCOUNT_KEY = re.compile(r"^A[A-Z2-7]{55}$")
 _API = "$JS.API"
+_PING = "$SYS.REQ.SERVER.PING"
+
+T = TypeVar("T")
 
 
 class AccountClient(Protocol):
@@ -212,6 +218,61 @@ class Operator:
             self._collector = Collector(self._system())
         return self._collector
 
+    @staticmethod
+    def _denied(nc: Client, subject: str, exc: PermissionDenied) -> PermissionDenied:
+        """The denial to report: the reply inbox's own, else the request subject's."""
+        if inbox_denied(nc) or isinstance(exc, OperationDenied):
+            return exc
+        return OperationDenied(subject)
+
+    async def _guarded(
+        self, nc: Client, subjects: Sequence[str], work: Awaitable[T]
+    ) -> T:
+        """Await ``work`` (requests published on ``subjects``), but fail at once with
+        a PermissionDenied naming the subject when the server reports that this user
+        may not publish there (or may not subscribe to its reply inbox), instead of
+        waiting for the silence of servers that never got the request."""
+        task = asyncio.ensure_future(work)
+        with contextlib.ExitStack() as stack:
+            watches = {
+                stack.enter_context(watch_permission(nc, s)): s for s in subjects
+            }
+            try:
+                await asyncio.wait(
+                    {task, *watches}, return_when=asyncio.FIRST_COMPLETED
+                )
+            except asyncio.CancelledError:
+                task.cancel()
+                raise
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                for fut, subject in watches.items():
+                    if fut.done() and not fut.cancelled():
+                        raise self._denied(nc, subject, fut.result())
+            try:
+                return task.result()
+            except PermissionDenied as exc:
+                raise self._denied(nc, subjects[0], exc) from None
+
+    async def _ping(
+        self,
+        kind: str,
+        body: dict[str, Any] | None = None,
+        flt: PingFilter | None = None,
+        *,
+        timeout: float | None = None,
+        want: int | None = None,
+    ) -> FanoutResult:
+        """A fan-out on ``$SYS.REQ.SERVER.PING.<KIND>``; a denied publish fails fast."""
+        collector = self.collector
+        return await self._guarded(
+            collector.nc,
+            [f"{_PING}.{kind.upper()}"],
+            collector.ping(kind, body, flt, timeout=timeout or self.timeout, want=want),
+        )
+
     def _account_link(self, ref: str) -> AccountClient:
         try:
             return self.conns.account(ref)
@@ -253,9 +314,7 @@ class Operator:
     async def _account_names(self) -> dict[str, str]:
         """Account public key to name, for every account with JetStream assets."""
         try:
-            result = await self.collector.ping(
-                "JSZ", {"accounts": True}, timeout=self.timeout
-            )
+            result = await self._ping("JSZ", {"accounts": True})
         except NotSystemAccount:
             return {}
         names: dict[str, str] = {}
@@ -278,6 +337,8 @@ class Operator:
             return await request_json(
                 nc, subject, body, timeout=timeout or self.timeout
             )
+        except PermissionDenied as exc:
+            raise self._denied(nc, subject, exc) from None
         except ApiError as exc:
             raise explain_error(
                 {
@@ -306,7 +367,7 @@ class Operator:
             "account": acc.public_key,
         }
         await self._discover()
-        result = await self.collector.ping("JSZ", body, timeout=self.timeout)
+        result = await self._ping("JSZ", body)
         streams, _ = groups_from_jsz(result.data(), acc.public_key)
         for group in streams:
             if group.stream == stream:
@@ -331,20 +392,27 @@ class Operator:
     async def _discover(self, *, soft: bool = False) -> dict[str, Any]:
         """Every server that answers STATSZ now, by name (with cluster and tags).
 
-        With ``soft`` a missing system connection gives an empty answer instead of
-        an error (for plans where the server list only adds detail).
+        With ``soft`` a missing system connection (or one whose user may not ask)
+        gives an empty answer instead of an error (for plans where the server list
+        only adds detail).
         """
         try:
-            result = await self.collector.discover(timeout=self.timeout)
-        except NotSystemAccount:
+            collector = self.collector
+            result = await self._guarded(
+                collector.nc,
+                [f"{_PING}.STATSZ", f"{_PING}.JSZ"],
+                collector.discover(timeout=self.timeout),
+            )
+        except (NotSystemAccount, PermissionDenied) as exc:
             if soft:
+                log.debug("server discovery skipped: %s", exc)
                 return {}
             raise
         return {name: reply.server for name, reply in result.replies.items()}
 
     async def _is_online(self, server: str) -> bool:
         """Whether ``server`` answers right now (asked alone, not in a fan-out)."""
-        result = await self.collector.ping(
+        result = await self._ping(
             "STATSZ",
             flt=PingFilter(server_name=server, exact=True),
             timeout=min(self.timeout, 2.0),
@@ -354,7 +422,7 @@ class Operator:
 
     async def _meta(self, timeout: float | None = None) -> dict[str, Any]:
         """The JetStream meta group as the meta leader reports it."""
-        result = await self.collector.ping(
+        result = await self._ping(
             "JSZ", {"leader_only": True}, timeout=timeout or self.timeout, want=1
         )
         for reply in result.replies.values():
@@ -369,7 +437,7 @@ class Operator:
     async def _server_id(self, name: str) -> str:
         """A server's current id, asked fresh (ids change on every restart)."""
         # IDZ ignores server filters; STATSZ honours them and its envelope has the id.
-        result = await self.collector.ping(
+        result = await self._ping(
             "STATSZ",
             flt=PingFilter(server_name=name, exact=True),
             timeout=min(self.timeout, 2.0),
@@ -393,12 +461,14 @@ class Operator:
     ) -> dict[str, Any]:
         """The ``data`` of ``$SYS.REQ.SERVER.<id>.<KIND>`` for one server by name."""
         server_id = await self._server_id(name)
-        reply = await request_json(
-            self._system(),
-            f"$SYS.REQ.SERVER.{server_id}.{kind}",
-            body,
-            timeout=timeout or self.timeout,
-        )
+        nc = self._system()
+        subject = f"$SYS.REQ.SERVER.{server_id}.{kind}"
+        try:
+            reply = await request_json(
+                nc, subject, body, timeout=timeout or self.timeout
+            )
+        except PermissionDenied as exc:
+            raise self._denied(nc, subject, exc) from None
         data = reply.get("data")
         return data if isinstance(data, dict) else {}
 
@@ -513,15 +583,18 @@ class Operator:
         try:
             return await build
         except NatsopsError as exc:
+            error = _for_action(exc, action)
             self._audit(
                 action=action,
                 result="error",
                 target=target,
-                error=str(exc),
+                error=str(error),
                 duration=time.monotonic() - t0,
                 stage="plan",
             )
-            raise
+            if error is exc:
+                raise
+            raise error from None
 
     def record_cancelled(self, plan: Plan, reason: str = "declined") -> None:
         """Audit a plan the operator did not confirm."""
@@ -560,10 +633,13 @@ class Operator:
             reply = await self._send(nc, plan)
             outcome = await self._verify(plan, reply, wait or self.wait)
         except NatsopsError as exc:
+            error = _for_action(exc, plan.action)
             self._audit_plan(
-                plan, result="error", error=str(exc), duration=time.monotonic() - t0
+                plan, result="error", error=str(error), duration=time.monotonic() - t0
             )
-            raise
+            if error is exc:
+                raise
+            raise error from None
         outcome.duration = time.monotonic() - t0
         self._audit_plan(
             plan,
@@ -1129,7 +1205,7 @@ class Operator:
         body = {"accounts": True, "streams": True, "consumer": True, "config": True}
         # TODO: page JSZ by account (offset/limit) for servers with more than 1024
         # accounts; today the impact list covers the first page of each server.
-        result = await self.collector.ping("JSZ", body, timeout=self.timeout)
+        result = await self._ping("JSZ", body)
         streams, consumers = groups_from_jsz(result.data())
         risks: list[Risk] = []
         for group, problem in risks_for_removal([*streams, *consumers], server):
@@ -1191,7 +1267,7 @@ class Operator:
             "consumer": True,
             "account": acc.public_key,
         }
-        result = await self.collector.ping("JSZ", body, timeout=self.timeout)
+        result = await self._ping("JSZ", body)
         streams, consumers = groups_from_jsz(result.data(), acc.public_key)
         if not acc.name:
             acc.name = next((s.account_name for s in streams if s.account_name), "")
@@ -1420,6 +1496,11 @@ class Operator:
         return None
 
 
+def _for_action(exc: NatsopsError, action: str) -> NatsopsError:
+    """A denial names the operation that needed the subject; others stay as is."""
+    return exc.for_action(action) if isinstance(exc, OperationDenied) else exc
+
+
 def _pinned(info: Mapping[str, Any], group: str) -> str:
     for entry in info.get("priority_groups") or []:
         if isinstance(entry, Mapping) and entry.get("group") == group:
@@ -1585,7 +1666,7 @@ async def _verify_evacuate(
     body = {"accounts": True, "streams": True}
 
     async def probe() -> int:
-        reply = await op.collector.ping(
+        reply = await op._ping(
             "JSZ", body, flt=PingFilter(server_name=server, exact=True), timeout=1.0
         )
         data = reply.data().get(server)
@@ -1615,7 +1696,7 @@ async def _verify_purge(op: Operator, plan: Plan, reply: Any, wait: float) -> Ou
     body = {"accounts": True, "streams": True, "account": plan.account}
 
     async def probe() -> list[str]:
-        result = await op.collector.ping("JSZ", body, timeout=1.0)
+        result = await op._ping("JSZ", body, timeout=1.0)
         streams, _ = groups_from_jsz(result.data(), plan.account)
         return sorted(s.stream for s in streams)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from natsops.errors import ApiError, NatsopsError, NotFound
+from natsops.errors import ApiError, NatsopsError, NotFound, PermissionDenied
 
 #: Every action natsops can perform, by its audit name.
 ACTIONS = (
@@ -45,6 +45,27 @@ class ConfirmationRequired(NatsopsError):
 
 class OperationCancelled(NatsopsError):
     """The operator declined the confirmation; nothing was changed."""
+
+
+class OperationDenied(PermissionDenied):
+    """The server denied publishing a request an operation needs (plan or execute).
+
+    ``subject`` is the denied subject as natsops sent it; ``action`` the operation.
+    """
+
+    def __init__(self, subject: str, action: str = "") -> None:
+        need = f"{action} needs it" if action else "the operation needs it"
+        super().__init__(
+            f"permission denied: publish to {subject}",
+            f"{need}, but this user may not publish there; see what it may do "
+            "with 'natsops perms'",
+        )
+        self.subject = subject
+        self.action = action
+
+    def for_action(self, action: str) -> OperationDenied:
+        """The same denial, naming the operation that needed the subject."""
+        return self if self.action else OperationDenied(self.subject, action)
 
 
 @dataclass
