@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from natsops.connection import request_json
 from natsops.harness import Deployment
 from natsops.ui.app import NatsopsApp
+from natsops.ui.screens import ConfirmScreen
 from natsops.ui.testing import (
     create_stream,
     deployment_settings,
@@ -30,11 +31,12 @@ from natsops.ui.testing import (
     wait_until,
 )
 from natsops.ui.themes import load_all_themes
+from natsops.ui.tracker import MoveTargetScreen, MoveTrackerScreen
 
 log = logging.getLogger("screenshots")
 
 OUT = Path(__file__).resolve().parents[1] / "screenshots"
-SIZE = (160, 42)
+SIZE = (170, 42)
 VIEWS = (
     "servers",
     "connections",
@@ -81,6 +83,7 @@ async def capture(dep: Deployment, out: Path, theme: str) -> list[Path]:
             await polled(app, "servers", times=3)
             await _leader_change(source)
             await _client_churn(dep)
+            saved.extend(await _move(app, pilot, out))
             for name in VIEWS:
                 await show(app, name, timeout=20)
                 if name == "events":
@@ -99,6 +102,50 @@ async def capture(dep: Deployment, out: Path, theme: str) -> list[Path]:
                 saved.append(path)
                 log.info("wrote %s", path)
     return saved
+
+
+async def _move(app: NatsopsApp, pilot: Any, out: Path) -> list[Path]:
+    """Move an R1 stream of APP to the other cluster through the keys (M, a
+    target, y) and save the tracker while it follows the move."""
+    await show(app, "streams", timeout=20)
+    view = app.table_of("streams")
+    candidates = [
+        row
+        for row in view.model.rows()
+        if row.values[0] == "APP" and row.values[3] == 1 and row.values[4]
+    ]
+    if not candidates:
+        log.warning("no R1 stream of APP to move: no tracker screenshot")
+        return []
+    row = candidates[0]
+    view.table.select_key(row.key)
+    await pilot.press("M")
+    await wait_until(lambda: isinstance(app.screen, MoveTargetScreen), 10, "targets")
+    values = [v for v, _label in app.screen.choices]  # type: ignore[attr-defined]
+    target = next((v for v in values if v.startswith("cluster ")), None)
+    if target is None:
+        await pilot.press("escape")
+        return []
+    await pilot.press("home", *["down"] * values.index(target), "enter")
+    await wait_until(lambda: isinstance(app.screen, ConfirmScreen), 20, "the plan")
+    path = out / "move-confirm.svg"
+    app.save_screenshot(path.name, str(out))
+    await pilot.press("y")
+    await wait_until(lambda: isinstance(app.screen, MoveTrackerScreen), 10, "tracker")
+    tracker = app.screen
+    assert isinstance(tracker, MoveTrackerScreen)
+    await wait_until(
+        lambda: tracker.done or (tracker.snapshot and tracker.snapshot.in_flight),
+        30,
+        "the move in flight",
+    )
+    await pilot.pause()
+    shot = out / "move.svg"
+    app.save_screenshot(shot.name, str(out))
+    await wait_until(lambda: tracker.done or tracker.failed, 60, "the move to settle")
+    await pilot.press("escape")
+    log.info("wrote %s and %s", path, shot)
+    return [path, shot]
 
 
 async def _leader_change(source: Any) -> None:

@@ -7,6 +7,7 @@ driven by keys. Waits are conditions on the app's state, never sleeps.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,6 +29,7 @@ from natsops.ui.testing import (
     show,
     wait_until,
 )
+from natsops.ui.views.events import EventsView
 
 SIZE = (160, 40)
 STREAM = "UIORDERS"
@@ -150,7 +152,9 @@ async def test_streams_view_shows_the_leader_the_stream_reports(
     assert view.table.select_key(f"APP/{STREAM}")
     await pilot.press("enter")
     await wait_until(lambda: isinstance(app.screen, DetailScreen), 5, "detail")
-    assert app.screen.title_text.startswith(f"stream {STREAM}")  # type: ignore[attr-defined]
+    detail = app.screen
+    assert isinstance(detail, DetailScreen)
+    assert detail.title_text.startswith(f"stream {STREAM}")
     await pilot.press("escape")
     await wait_until(lambda: not isinstance(app.screen, DetailScreen), 5, "back")
 
@@ -253,3 +257,220 @@ async def test_cursor_survives_refresh_and_pause(
     await wait_until(lambda: app.poll_count["servers"] > count, 5, "manual refresh")
     await pilot.press("p")
     assert "PAUSED" not in app.status_text().plain
+
+
+async def test_large_deployment_fetches_the_top_n_by_the_sort_key(
+    on_servers: tuple[NatsopsApp, Any, LiveSource],
+    stream_cluster: Deployment,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the large-deployment threshold lowered, CONNZ's own sort and limit
+    pick the rows: exactly the global top N, deeper pages on scrolling, server
+    filters for filter words, and a full fetch (said so) for a regex."""
+    import nats
+
+    from natsops.ui.views import connections
+
+    app, pilot, source = on_servers
+    monkeypatch.setattr(connections, "LARGE_DEPLOYMENT", 5)
+    monkeypatch.setattr(connections, "MARGIN", 2)
+    monkeypatch.setattr(connections, "PAGE_STEP", 1)
+    urls = stream_cluster.urls
+    clients = []
+    try:
+        for i in range(14):
+            nc = await nats.connect(
+                servers=[urls[i % len(urls)]],
+                user_credentials=str(stream_cluster.app_user.creds_path),
+                name=f"bulk-{i}",
+            )
+            for _ in range(40 + 5 * i):
+                await nc.publish("bulk.load", b"x")
+            await nc.flush()
+            clients.append(nc)
+        await pilot.resize_terminal(160, 12)
+        await pilot.press("2")
+        view = app.table_of("connections")
+        await polled(app, "connections")
+        assert view.mode == "top"
+        # A new sort key asks the servers again, from the top N of the window.
+        await pilot.press("home", "colon", *"sort in_msgs", "enter")
+        await polled(app, "connections")
+        limit = view.limit
+        assert limit == view.table.body_height + 2
+        name_col = view.model.column_index("name")
+        in_col = view.model.column_index("in_msgs")
+
+        # Exactly the global top N by in_msgs (msgs_from), as every server's
+        # full CONNZ has it.
+        full = await Collector(source.hub.system).paged(
+            "CONNZ", {"auth": True}, "connections"
+        )
+        ranked = sorted(
+            (c["in_msgs"], f"{server}:{c['cid']}", c.get("name", ""))
+            for server, data in full.data().items()
+            for c in data["connections"]
+        )
+        top_bulk = [n for _m, _k, n in reversed(ranked) if n.startswith("bulk-")][:4]
+        shown = [row.values[name_col] for row in view.model.rows()]
+        assert len(shown) == limit
+        # (natsops' own system connection counts every request it sends: it
+        # moves between the two fetches, so only the quiet clients are compared.)
+        bulk = [n for n in shown if n.startswith("bulk-")]
+        assert bulk[:4] == top_bulk == ["bulk-13", "bulk-12", "bulk-11", "bulk-10"]
+        counts = [row.values[in_col] for row in view.model.rows()]
+        assert counts == sorted(counts, reverse=True)
+        title = view.title_bar.render().plain  # type: ignore[union-attr]
+        assert f"top {limit} of" in title and "by msgs_from" in title
+
+        # acc:APP is asked of the servers (CONNZ acc): APP's connections only.
+        await pilot.press("slash", *"acc:APP", "enter")
+        await polled(app, "connections")
+        assert view.scope["filters"] == {
+            "acc": stream_cluster.accounts["APP"].public_key
+        }
+        account_col = view.model.column_index("account")
+        assert {row.values[account_col] for row in view.model.rows()} == {"APP"}
+        # APP's counters stand still: the rows are exactly its top N by in_msgs.
+        app_key = stream_cluster.accounts["APP"].public_key
+        app_ranked = sorted(
+            (
+                (c["in_msgs"], f"{server}:{c['cid']}")
+                for server, data in full.data().items()
+                for c in data["connections"]
+                if c.get("account") == app_key
+            ),
+            reverse=True,
+        )
+        assert set(view.model.keys()) == {k for _m, k in app_ranked[:limit]}
+
+        # end: the cursor reaches the last loaded row, a deeper page follows.
+        await pilot.press("end")
+        await wait_until(lambda: len(view.model) > limit, 10, "a deeper page")
+        assert view.limit > limit
+        names = {row.values[name_col] for row in view.model.rows()}
+        assert {f"bulk-{i}" for i in range(14)} <= names  # all 14 (+ natsops APP)
+
+        # A regex CONNZ cannot apply: every connection is fetched, and said so.
+        await pilot.press("slash", "end", *" bulk-1", "enter")
+        await polled(app, "connections")
+        assert view.mode == "all-filtered"
+        title = view.title_bar.render().plain  # type: ignore[union-attr]
+        assert "the filter needs every connection: fetched all" in title
+        assert sorted(row.values[name_col] for row in view.model.rows()) == [
+            "bulk-1",
+            "bulk-10",
+            "bulk-11",
+            "bulk-12",
+            "bulk-13",
+        ]
+    finally:
+        await pilot.resize_terminal(*SIZE)
+        view = app.table_of("connections")
+        view.set_filter("")
+        view.sort_by("out_msgs", True)
+        for nc in clients:
+            await nc.close()
+
+
+def _plain(static: Any) -> str:
+    """What a Static shows, as plain text."""
+    from rich.console import Console
+
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(static.content)
+    return console.export_text()
+
+
+async def test_events_view_shows_real_events_in_table_and_panels(
+    on_servers: tuple[NatsopsApp, Any, LiveSource],
+    stream_cluster: Deployment,
+) -> None:
+    import nats
+    from nats.errors import Error as NatsError
+
+    app, pilot, source = on_servers
+    await pilot.press("9")
+    view = app.views["events"]
+    assert isinstance(view, EventsView)
+    store = source.events
+    urls = stream_cluster.urls
+    kind_col = view.model.column_index("kind")
+    summary_col = view.model.column_index("summary")
+
+    def rows_about(kind: str, text: str) -> list[Any]:
+        return [
+            r
+            for r in view.model.rows()
+            if r.values[kind_col] == kind and text in str(r.values[summary_col])
+        ]
+
+    # A client connects and goes: both events arrive, summarised.
+    nc = await nats.connect(
+        servers=[urls[0]],
+        user_credentials=str(stream_cluster.app_user.creds_path),
+        name="evclient",
+    )
+    await nc.close()
+    await wait_until(lambda: rows_about("disconnect", "evclient"), 10, "disconnect")
+    assert rows_about("connect", "evclient")
+
+    # A failed login reaches the authentication panel.
+    with pytest.raises((NatsError, OSError, TimeoutError)):
+        await nats.connect(
+            servers=[urls[1]],
+            user="intruder",
+            password="wrong",
+            allow_reconnect=False,
+            max_reconnect_attempts=0,
+            connect_timeout=2,
+        )
+    await wait_until(lambda: store.auth_errors(), 10, "an auth error event")
+    await wait_until(
+        lambda: "none" not in _plain(view.auth_panel),
+        5,
+        "the auth panel",
+    )
+
+    # A stream leader stepdown reaches the leadership timeline.
+    await request_json(
+        source.hub.account("APP").nc, f"$JS.API.STREAM.LEADER.STEPDOWN.{STREAM}"
+    )
+    await wait_until(
+        lambda: f"stream {STREAM}" in _plain(view.leader_panel),
+        15,
+        "the leadership panel",
+    )
+    counts = _plain(view.counts_panel)
+    assert "connect" in counts and "disconnect" in counts
+
+    # type: narrows the list to one kind; esc brings every event back.
+    await pilot.press("slash")
+    view.filter_input.value = "type:disconnect"
+    await pilot.press("enter")
+    kinds = {r.values[kind_col] for r in view.model.rows()}
+    assert kinds == {"disconnect"}
+    await pilot.press("escape")
+    assert len({r.values[kind_col] for r in view.model.rows()}) > 1
+
+    # p pauses the list (the store keeps counting); p again catches up.
+    await pilot.press("p")
+    shown = len(view.model)
+    position = store.position
+    nc = await nats.connect(
+        servers=[urls[2]],
+        user_credentials=str(stream_cluster.app_user.creds_path),
+        name="evpaused",
+    )
+    await nc.close()
+    await wait_until(lambda: store.position >= position + 2, 10, "events while paused")
+    assert len(view.model) == shown
+    await pilot.press("p")
+    await wait_until(lambda: rows_about("disconnect", "evpaused"), 10, "caught up")
+
+    # enter shows the event's full JSON.
+    await pilot.press("home", "enter")
+    await wait_until(lambda: isinstance(app.screen, DetailScreen), 5, "the JSON")
+    doc = json.loads(app.screen.body)  # type: ignore[attr-defined]
+    assert "type" in doc or "subject" in doc
+    await pilot.press("escape")

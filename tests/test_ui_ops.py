@@ -12,6 +12,7 @@ import pytest
 
 from natsops.connection import request_json
 from natsops.harness import SYSTEM_PUB_ALLOW, Deployment, async_wait_for
+from natsops.ui import actions
 from natsops.ui.app import NatsopsApp
 from natsops.ui.screens import ConfirmScreen, PromptScreen
 from natsops.ui.testing import (
@@ -107,7 +108,7 @@ async def test_stream_stepdown_through_the_confirmation(
             )
 
 
-async def test_read_only_refuses_with_a_reason(
+async def test_read_only_refuses_every_key_with_a_reason(
     ops_cluster: Deployment, tmp_path: Path
 ) -> None:
     audit = tmp_path / "audit.jsonl"
@@ -117,11 +118,27 @@ async def test_read_only_refuses_with_a_reason(
         async with app.run_test(size=SIZE, notifications=True) as pilot:
             await show(app, "jetstream")
             assert "READ-ONLY" in app.status_text().plain
-            assert app.check_action("op", ("S",)) is None  # dimmed in the footer
             assert app.check_action("op", ("K",)) is False  # not a JetStream key
-            await pilot.press("S")
-            await wait_until(lambda: _notified(app, "read-only"), 5, "a notice")
-            assert not isinstance(app.screen, PromptScreen | ConfirmScreen)
+            pressed = 0
+            for view, keys in actions.ACTIONS.items():
+                await show(app, view)
+                for key, act in keys.items():
+                    # Dimmed in the footer, and the key says why it does nothing.
+                    assert app.check_action("op", (key,)) is None, (view, key)
+                    app._notifications.clear()
+                    await pilot.press(key)
+                    want = f"{key} ({act.label}) does nothing: natsops runs read-only"
+                    await wait_until(
+                        lambda want=want: any(
+                            want in n.message and n.title == "READ-ONLY"
+                            for n in app._notifications
+                        ),
+                        5,
+                        f"a notice for {key} in {view}",
+                    )
+                    assert app.screen is app.screen_stack[0], (view, key)
+                    pressed += 1
+            assert pressed == sum(len(k) for k in actions.ACTIONS.values()) >= 14
     assert not audit.exists()
 
 

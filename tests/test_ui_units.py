@@ -7,6 +7,7 @@ import datetime as dt
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from natsops.ui.actions import parse_move, parse_until
 from natsops.ui.app import VIEW_CLASSES, roll_call
 from natsops.ui.commands import parse_command
 from natsops.ui.table import Column, Row, TableModel
+from natsops.ui.testing import wait_until
 from natsops.ui.themes import (
     ThemeError,
     bundled_theme_dir,
@@ -237,12 +239,54 @@ def test_replay_of_a_missing_file_is_an_error(tmp_path: Path) -> None:
         run_replay(tmp_path / "nope.jsonl")
 
 
+def _account_names(replies: Path) -> dict[str, str]:
+    """Account public key -> name, as the recorded JSZ names them."""
+    import json
+
+    doc = json.loads((replies / "jsz.json").read_text())
+    names: dict[str, str] = {}
+    for data in doc["servers"].values():
+        for acc in data.get("account_details") or []:
+            names[acc["id"]] = acc["name"]
+    return names
+
+
+async def command(app: Any, pilot: Any, text: str) -> None:
+    """``:`` then ``text`` (set at once) and enter."""
+    await pilot.press("colon")
+    app.command_line.value = text
+    await pilot.press("enter")
+
+
+async def palette_jump(app: Any, pilot: Any, query: str, label: str) -> None:
+    """Open the palette, type ``query``, wait for the hit ``label``, take it."""
+    from textual.command import CommandInput, CommandList
+
+    await pilot.press("ctrl+p")
+    await wait_until(lambda: app.screen.__class__.__name__ == "CommandPalette")
+    # Typed at once (Pilot takes about 100 ms a key): the palette searches on the
+    # change as it does for keys.
+    app.screen.query_one(CommandInput).value = query
+
+    def hit() -> bool:
+        found = app.screen.query(CommandList)
+        if not found:
+            return False
+        options = found.first()
+        return options.option_count > 0 and label in str(
+            options.get_option_at_index(0).prompt
+        )
+
+    await wait_until(hit, 5, f"the palette to offer {label}")
+    await pilot.press("enter")
+
+
 async def test_palette_command_line_and_theme_on_recorded_replies(
     tmp_path: Path,
 ) -> None:
     from natsops.ui.app import NatsopsApp
     from natsops.ui.source import RecordedSource, Recording
-    from natsops.ui.testing import show, wait_until
+    from natsops.ui.testing import show
 
     replies = Path(__file__).parent / "fixtures" / "replies"
     source = RecordedSource(Recording.load(replies))
@@ -252,24 +296,43 @@ async def test_palette_command_line_and_theme_on_recorded_replies(
         await show(app, "streams")
 
         # ctrl+p jumps to a server by name; the cursor lands on its row.
-        await pilot.press("ctrl+p", *"server c1-n2")
-        await wait_until(lambda: app.screen.__class__.__name__ == "CommandPalette")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await palette_jump(app, pilot, "server c1-n2", "server c1-n2")
         await wait_until(lambda: app.current == "servers", 5, "the jump")
         assert app.table_of("servers").table.cursor_key == "c1-n2"
+
+        # Consumers and accounts were never shown: the palette asked for their
+        # names (JSZ with details, ACCOUNTZ), and the jump waits for the rows.
+        assert app.poll_count.get("consumers", 0) == 0
+        app.jump_cache = None
+        await palette_jump(app, pilot, "consumer audit", "consumer audit of stream")
+        await wait_until(lambda: app.current == "consumers", 5, "the jump")
+        consumers = app.table_of("consumers")
+        await wait_until(
+            lambda: consumers.table.cursor_key == "APP/ORDERS/audit", 5, "the cursor"
+        )
+        assert ("JSZ", {"accounts": True, "streams": True, "consumer": True}) in (
+            source.requests
+        )
+        other = next(
+            key for key, name in _account_names(replies).items() if name == "OTHER"
+        )
+        await palette_jump(app, pilot, "account OTHER", "account OTHER")
+        await wait_until(lambda: app.current == "accounts", 5, "the jump")
+        accounts = app.table_of("accounts")
+        await wait_until(lambda: accounts.table.cursor_key == other, 5, "the cursor")
 
         # : with tab completion: ":topo" from ":top".
         await pilot.press("colon", *"top", "tab", "enter")
         assert app.current == "topology"
 
-        await pilot.press("colon", *"theme natsops-light", "enter")
+        await command(app, pilot, "theme natsops-light")
         assert app.theme == "natsops-light"
-        await pilot.press("colon", *"theme nope", "enter")
+        await command(app, pilot, "theme nope")
         assert app.theme == "natsops-light"  # unknown names change nothing
 
         # :sort by a column name, then s cycles to the next column.
-        await pilot.press("1", "colon", *"sort conns", "enter")
+        await pilot.press("1")
+        await command(app, pilot, "sort conns")
         servers = app.table_of("servers")
         assert servers.model.sort_column.key == "conns"
         await pilot.press("s")
@@ -282,7 +345,7 @@ async def test_replay_opens_the_events_view_on_a_recording(tmp_path: Path) -> No
     from natsops.events import Recorder, parse_event
     from natsops.ui.app import NatsopsApp
     from natsops.ui.launch import replay_source
-    from natsops.ui.testing import wait_until
+    from natsops.ui.views.events import EventsView
 
     path = tmp_path / "events.jsonl"
     server = {"name": "c1-n1", "id": "NSRV", "seq": 0}
@@ -311,10 +374,112 @@ async def test_replay_opens_the_events_view_on_a_recording(tmp_path: Path) -> No
     )
     async with app.run_test(size=(150, 40)) as pilot:
         view = app.views["events"]
-        await wait_until(lambda: len(view.model) == 5, 5, "five events")  # type: ignore[attr-defined]
+        assert isinstance(view, EventsView)
+        await wait_until(lambda: len(view.model) == 5, 5, "five events")
         assert "replay" in app.status_text().plain
         # The filter words narrow the list; esc brings every event back.
-        await pilot.press("slash", *"server:c1-n1 c3", "enter")
+        await pilot.press("slash")
+        view.filter_input.value = "server:c1-n1 c3"  # type: ignore[attr-defined]
+        await pilot.press("enter")
         assert len(view.model) == 1  # type: ignore[attr-defined]
         await pilot.press("escape")
         assert len(view.model) == 5  # type: ignore[attr-defined]
+
+
+def test_extend_in_order_matches_a_full_resort() -> None:
+    """The append fast path gives the order a full sort gives, filters included."""
+    cols = [Column("seq", "#", desc=True), Column("text", "TEXT")]
+
+    def rows_from(start: int, n: int) -> list[Row]:
+        return [
+            Row(f"{i:06d}", (i, "even" if i % 2 == 0 else "odd"))
+            for i in range(start, start + n)
+        ]
+
+    for reverse in (True, False):
+        for flt in ("", "even"):
+            fast = TableModel(cols, sort="seq", reverse=reverse)
+            slow = TableModel(cols, sort="seq", reverse=reverse)
+            fast.set_filter(flt)
+            slow.set_filter(flt)
+            start = 0
+            for n in (7, 3, 12, 1, 9):
+                batch = rows_from(start, n)
+                start += n
+                fast.extend(batch, keep=10, in_order=0)
+                slow.extend(batch, keep=10)
+                assert fast.keys() == slow.keys(), (reverse, flt, start)
+                assert fast.total == slow.total == min(start, 10)
+
+
+def test_event_cells_are_lazy_but_sort_and_filter() -> None:
+    from natsops.ui.views.events import LazyCell
+
+    class Ev:
+        def __init__(self, summary: str, time: float) -> None:
+            self.summary = summary
+            self.time = time
+
+    a, b = Ev("beta", 2.0), Ev("alpha", 1.0)
+    assert sorted([LazyCell(a, "summary"), LazyCell(b, "summary")])[0].ev is b
+    assert LazyCell(a, "time") > LazyCell(b, "time")
+    assert str(LazyCell(a, "summary")) == "beta"
+    assert str(LazyCell(b, "time")) == "00:00:01"
+
+
+def test_connection_filter_words_and_top_n() -> None:
+    from natsops.ui.views.connections import (
+        ConnectionsView,
+        connection_entry,
+        parse_conn_filter,
+        top_entries,
+    )
+
+    flt = parse_conn_filter("acc:APP user:UBOB state:closed billing.*")
+    assert flt.accounts == ["APP"] and flt.users == ["UBOB"]
+    assert flt.state == "closed" and flt.rest == "billing.*"
+    assert parse_conn_filter("state:weird").rest == "state:weird"
+
+    conns = [
+        {"cid": i, "in_msgs": (i * 7) % 11, "out_msgs": i, "account": "A"}
+        for i in range(1, 30)
+    ]
+    entries = [connection_entry("s1", c, {}) for c in conns]
+    top = top_entries(entries, ConnectionsView.COLUMNS, "msgs_from", True, 5)
+    index = [c.key for c in ConnectionsView.COLUMNS].index("in_msgs")
+    best = sorted((e[1][index] for e in entries), reverse=True)[:5]
+    assert sorted((e[1][index] for e in top), reverse=True) == best
+    first = top_entries(entries, ConnectionsView.COLUMNS, "cid", False, 3)
+    assert [e[0] for e in first] == ["s1:1", "s1:2", "s1:3"]
+
+
+def test_move_choices_offer_replica_servers_and_other_clusters() -> None:
+    from natsops.fanout import ServerInfo
+    from natsops.ui.actions import move_choices
+    from natsops.ui.views.base import Selection
+
+    roster = Roster()
+    for name in ("c1-n1", "c1-n2", "c1-n3", "c2-n1", "c2-n2", "c2-n3", "c3-n1"):
+        roster.observe(ServerInfo(name=name, cluster=name.split("-")[0]))
+    stream = {
+        "name": "ORDERS",
+        "config": {"num_replicas": 3},
+        "cluster": {
+            "name": "c1",
+            "leader": "c1-n2",
+            "replicas": [{"name": "c1-n1"}, {"name": "c1-n3"}],
+        },
+    }
+    sel = Selection("streams", "stream", "APP/ORDERS", {"stream": stream}, "stream")
+    values = [v for v, _label in move_choices(sel, roster.entries())]
+    # c3 has one server: too small for R3; c1 is where the stream is.
+    assert values == ["off c1-n2", "off c1-n1", "off c1-n3", "cluster c2"]
+
+
+def test_exported_svgs_keep_their_spaces() -> None:
+    from natsops.ui.app import preserve_svg_spaces
+
+    svg = '<svg class="rich-terminal" viewBox="0 0 1 1"><text>&#160;6</text></svg>'
+    fixed = preserve_svg_spaces(svg)
+    assert fixed.startswith('<svg xml:space="preserve" class="rich-terminal"')
+    assert preserve_svg_spaces(fixed) == fixed

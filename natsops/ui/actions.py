@@ -7,7 +7,7 @@ The dashboard never talks to the cluster to change it directly: every key builds
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,8 @@ OP_LABELS: dict[str, str] = {
 
 Planner = Callable[[Any, Selection, str | None], Awaitable[Any]]
 Default = Callable[[Selection], str]
+#: (answer, label) pairs offered for a selection, given the server roster entries.
+Choices = Callable[[Selection, Sequence[Any]], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class Action:
     default: Default | None = None
     #: Whether the feature is judged for the selection's account.
     per_account: bool = False
+    #: Targets to pick from instead of a one-line prompt (stream moves).
+    choices: Choices | None = None
 
     def account(self, selection: Selection) -> str | None:
         data = selection.data if isinstance(selection.data, dict) else {}
@@ -202,6 +206,51 @@ def _replica_default(sel: Selection) -> str:
     return str(replicas[0].get("name", "")) if replicas else ""
 
 
+def move_choices(sel: Selection, servers: Sequence[Any]) -> list[tuple[str, str]]:
+    """Where a stream can go: off each replica's server, or to another cluster.
+
+    ``servers`` are roster entries (name, cluster, state); a cluster is offered when
+    it has at least as many servers as the stream has replicas.
+    """
+    stream = _data(sel).get("stream") or {}
+    cluster = stream.get("cluster") or {}
+    config = stream.get("config") or {}
+    leader = cluster.get("leader")
+    here = str(cluster.get("name") or "")
+    peers = [str(leader)] if leader else []
+    peers += [
+        str(r.get("name"))
+        for r in cluster.get("replicas") or []
+        if isinstance(r, dict) and r.get("name") and r.get("name") != leader
+    ]
+    choices = [
+        (
+            f"off {name}",
+            f"off {name}: move the replica on {name}"
+            + (" (the leader)" if name == leader else "")
+            + f" to another server of {here or 'its cluster'}",
+        )
+        for name in peers
+    ]
+    size = int(config.get("num_replicas") or len(peers) or 1)
+    by_cluster: dict[str, list[str]] = {}
+    for entry in servers:
+        name = str(getattr(entry, "cluster", "") or "")
+        if name:
+            by_cluster.setdefault(name, []).append(str(getattr(entry, "name", "")))
+    for name, members in sorted(by_cluster.items()):
+        if name == here or len(members) < size:
+            continue
+        choices.append(
+            (
+                f"cluster {name}",
+                f"cluster {name}: re-place the stream (R{size}) on "
+                f"{', '.join(sorted(members))}",
+            )
+        )
+    return choices
+
+
 def _peer_default(sel: Selection) -> str:
     peer = _data(sel).get("peer") or {}
     return "" if not peer or sel.key == _data(sel).get("leader") else sel.key
@@ -260,6 +309,7 @@ ACTIONS: dict[str, dict[str, Action]] = {
             ("move to", "'cluster NAME', 'tags A,B' or 'off SERVER'"),
             _leader_default,
             per_account=True,
+            choices=move_choices,
         ),
         "C": Action("C", "cancel move", "move.cancel", _cancel_move, per_account=True),
         "R": Action(

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from natsops.errors import UsageError
+from natsops.errors import NatsopsError, UsageError
+
+log = logging.getLogger(__name__)
 
 _VERBS = {
     "theme": "theme",
@@ -52,46 +58,143 @@ def parse_command(text: str, views: Mapping[str, Any]) -> tuple[str, str]:
     return verb, arg
 
 
-class JumpProvider(Provider):
-    """Jump to any server, stream, consumer or account the dashboard has seen."""
+#: The palette waits at most this long for names when it opens (seconds).
+JUMP_FETCH_TIMEOUT = 1.5
+#: Names fetched for the palette are reused for this long (seconds).
+JUMP_CACHE_SECONDS = 15.0
+#: At most this many jump targets (the first ones by view and name).
+JUMP_LIMIT = 20_000
 
-    def _targets(self) -> list[tuple[str, str, str, str]]:
-        """(label, view, row key, filter text) of every jump target."""
-        # TODO: streams, consumers and accounts are known once their view has been
-        # shown (only the visible view fetches); a palette search could ask JSZ.
-        app: Any = self.app
-        targets: list[tuple[str, str, str, str]] = []
-        for entry in app.source.roster.entries():
-            label = f"server {entry.name} ({entry.cluster or '?'}, {entry.state})"
-            targets.append((label, "servers", entry.name, entry.name))
-        for name in ("streams", "consumers", "accounts"):
-            view = app.views.get(name)
-            model = getattr(view, "model", None)
-            if model is None:
+
+@dataclass(frozen=True)
+class JumpTarget:
+    """One palette jump: its label, the view, the row key, and a fallback filter."""
+
+    label: str
+    view: str
+    key: str
+    text: str
+
+
+def _jsz_targets(result: Any, names: Mapping[str, str]) -> list[JumpTarget]:
+    """Streams, consumers and accounts named by a JSZ reply with details."""
+    targets: dict[str, JumpTarget] = {}
+    for data in result.data().values():
+        for acc in data.get("account_details") or ():
+            if not isinstance(acc, dict):
                 continue
-            for row in model.rows():
-                title = view.row_title(row)
-                targets.append((title, name, row.key, str(row.values[1])))
-        return targets
+            key = str(acc.get("id") or "")
+            account = str(acc.get("name") or names.get(key) or key)
+            if key:
+                targets[f"a/{key}"] = JumpTarget(
+                    f"account {account}", "accounts", key, account
+                )
+            for stream in acc.get("stream_detail") or ():
+                if not isinstance(stream, dict):
+                    continue
+                name = str(stream.get("name", ""))
+                row = f"{account}/{name}"
+                targets[f"s/{row}"] = JumpTarget(
+                    f"stream {name} (account {account})", "streams", row, name
+                )
+                for con in stream.get("consumer_detail") or ():
+                    if not isinstance(con, dict):
+                        continue
+                    cname = str(con.get("name", ""))
+                    targets[f"c/{row}/{cname}"] = JumpTarget(
+                        f"consumer {cname} of stream {name} ({account})",
+                        "consumers",
+                        f"{row}/{cname}",
+                        cname,
+                    )
+    return list(targets.values())
+
+
+async def fetch_jump_targets(app: Any) -> list[JumpTarget]:
+    """Every server, stream, consumer and account natsops can name right now.
+
+    Servers come from the roster; the rest is asked of the servers (JSZ with
+    details, ACCOUNTZ) within :data:`JUMP_FETCH_TIMEOUT`, so views never shown
+    are reachable too. What the views already hold fills any gap.
+    """
+    source = app.source
+    targets: dict[tuple[str, str], JumpTarget] = {}
+    for entry in source.roster.entries():
+        label = f"server {entry.name} ({entry.cluster or '?'}, {entry.state})"
+        targets[("servers", entry.name)] = JumpTarget(
+            label, "servers", entry.name, entry.name
+        )
+    names = dict(getattr(source, "account_keys", {}) or {})
+    body = {"accounts": True, "streams": True, "consumer": True}
+    try:
+        async with asyncio.timeout(JUMP_FETCH_TIMEOUT):
+            jsz, accountz = await asyncio.gather(
+                source.paged("JSZ", body, "account_details", JUMP_FETCH_TIMEOUT),
+                source.ping("ACCOUNTZ", {}, JUMP_FETCH_TIMEOUT),
+            )
+    except (NatsopsError, TimeoutError) as exc:
+        log.debug("palette names: %s", exc)
+    else:
+        for t in _jsz_targets(jsz, names):
+            targets[(t.view, t.key)] = t
+        for data in accountz.data().values():
+            for key in data.get("accounts") or ():
+                if isinstance(key, str) and ("accounts", key) not in targets:
+                    name = names.get(key) or key
+                    targets[("accounts", key)] = JumpTarget(
+                        f"account {name}", "accounts", key, name
+                    )
+    for view_name in ("streams", "consumers", "accounts"):
+        view = app.views.get(view_name)
+        model = getattr(view, "model", None)
+        if model is None:
+            continue
+        for row in model.rows():
+            if (view_name, row.key) not in targets:
+                text = str(row.values[0] if view_name == "accounts" else row.values[1])
+                targets[(view_name, row.key)] = JumpTarget(
+                    view.row_title(row), view_name, row.key, text
+                )
+    return list(targets.values())[:JUMP_LIMIT]
+
+
+class JumpProvider(Provider):
+    """Jump to any server, stream, consumer or account, shown before or not."""
+
+    async def startup(self) -> None:
+        app: Any = self.app
+        cached = getattr(app, "jump_cache", None)
+        if cached is not None and time.monotonic() - cached[0] < JUMP_CACHE_SECONDS:
+            self.targets: list[JumpTarget] = cached[1]
+            return
+        self.targets = await fetch_jump_targets(app)
+        app.jump_cache = (time.monotonic(), self.targets)
+
+    def _jump(self, target: JumpTarget) -> Any:
+        app: Any = self.app
+        return partial(app.jump_to, target.view, target.key, target.text)
 
     async def discover(self) -> Hits:
-        app: Any = self.app
-        for label, view, key, text in self._targets()[:40]:
+        for target in getattr(self, "targets", [])[:40]:
             yield DiscoveryHit(
-                label, partial(app.jump_to, view, key, text), help=f"go to {view}"
+                target.label, self._jump(target), help=f"go to {target.view}"
             )
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for label, view, key, text in self._targets():
+        wanted = set(query.lower()) - {" "}
+        for target in getattr(self, "targets", []):
+            label = target.label
+            if not wanted <= set(label.lower()):
+                continue  # cheaper than the fuzzy match on thousands of names
             score = matcher.match(label)
             if score > 0:
                 yield Hit(
                     score,
                     matcher.highlight(label),
-                    partial(self.app.jump_to, view, key, text),  # type: ignore[attr-defined]
+                    self._jump(target),
                     text=label,
-                    help=f"go to {view}",
+                    help=f"go to {target.view}",
                 )
 
 

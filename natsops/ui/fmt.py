@@ -77,10 +77,13 @@ def duration(seconds: Any) -> str:
 
 
 def millis(seconds: Any) -> str:
-    """Seconds as milliseconds ('0.4ms'), '' when unknown."""
+    """Seconds as milliseconds ('0.4ms', '250ms'), or seconds from one second up
+    ('1.6s'); '' when unknown."""
     if seconds is None or not isinstance(seconds, int | float):
         return ""
     ms = seconds * 1000
+    if ms >= 1000:
+        return f"{seconds:.1f}s"
     return f"{ms:.1f}ms" if ms < 100 else f"{ms:.0f}ms"
 
 

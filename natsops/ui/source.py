@@ -80,6 +80,8 @@ class DataSource:
         self.events: Any = None
         self.ops: Any = None
         self.account_names: list[str] = []
+        #: Account public key -> NAME, for the accounts natsops has a link to.
+        self.account_keys: dict[str, str] = {}
         self._listeners: list[StateListener] = []
         self.link = LinkState()
         self.me = Identity()
@@ -123,9 +125,17 @@ class DataSource:
         raise NotImplementedError
 
     async def paged(
-        self, kind: str, body: dict[str, Any], items_key: str, timeout: float = 2.0
+        self,
+        kind: str,
+        body: dict[str, Any],
+        items_key: str,
+        timeout: float = 2.0,
+        *,
+        page_size: int = 1024,
+        max_items: int | None = None,
     ) -> FanoutResult:
-        """A fan-out whose per-server lists are complete (CONNZ, JSZ streams)."""
+        """A fan-out whose per-server lists are complete (CONNZ, JSZ streams), or
+        hold the first ``max_items`` of each server."""
         return await self.ping(kind, body, timeout)
 
     async def account_ping(
@@ -188,7 +198,13 @@ class LiveSource(DataSource):
         self.theme = settings.theme
         self.audit_path = settings.audit_log
         self.timeout = timeout
-        self.account_names = sorted(getattr(hub, "accounts", {}) or {})
+        links = getattr(hub, "accounts", {}) or {}
+        self.account_names = sorted(links)
+        self.account_keys = {
+            str(link.public_key): str(name)
+            for name, link in links.items()
+            if getattr(link, "public_key", "")
+        }
         self.collector = Collector(hub.system, self.roster, on_late=self._late)
         self.late_replies = 0
         self._perms: Any = None
@@ -297,9 +313,23 @@ class LiveSource(DataSource):
         return await self.collector.ping(kind, body, timeout=timeout)
 
     async def paged(
-        self, kind: str, body: dict[str, Any], items_key: str, timeout: float = 2.0
+        self,
+        kind: str,
+        body: dict[str, Any],
+        items_key: str,
+        timeout: float = 2.0,
+        *,
+        page_size: int = 1024,
+        max_items: int | None = None,
     ) -> FanoutResult:
-        return await self.collector.paged(kind, body, items_key, timeout=timeout)
+        return await self.collector.paged(
+            kind,
+            body,
+            items_key,
+            timeout=timeout,
+            page_size=page_size,
+            max_items=max_items,
+        )
 
     async def account_ping(
         self, kind: str, body: dict[str, Any] | None = None, timeout: float = 2.0

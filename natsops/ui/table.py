@@ -380,24 +380,73 @@ class TableModel:
         self._reorder()
         self.version += 1
 
-    def extend(self, rows: Iterable[Row], keep: int | None = None) -> Diff:
-        """Add new rows (an append-only feed), dropping the oldest beyond ``keep``."""
+    def extend(
+        self, rows: Iterable[Row], keep: int | None = None, in_order: int | None = None
+    ) -> Diff:
+        """Add new rows (an append-only feed), dropping the oldest beyond ``keep``.
+
+        ``in_order`` names a column whose values, like the keys, grow with every
+        row ever added (a sequence number): sorted by it, the new rows go to one
+        end of the order and the dropped ones leave the other, without a re-sort.
+        """
         diff = Diff()
+        new: list[str] = []
         for row in rows:
             if row.key not in self._rows:
                 diff.added += 1
+                new.append(row.key)
             self._rows[row.key] = row
+        dropped: list[str] = []
         if keep is not None and len(self._rows) > keep:
             excess = len(self._rows) - keep
-            for key in list(islice(self._rows, excess)):
+            dropped = list(islice(self._rows, excess))
+            for key in dropped:
                 del self._rows[key]
             diff.removed = excess
-        if diff.added or diff.removed:
+        if not (diff.added or diff.removed):
+            return diff
+        fast = (
+            in_order is not None
+            and in_order == self.sort_index
+            and diff.added == len(new)
+            and (not self._by_key or not new or new[0] > self._by_key[-1])
+        )
+        if fast:
+            self._append_in_order(new, set(dropped))
+        else:
             self._by_key = sorted(self._rows)
             self._reorder()
-            diff.reordered = True
-            self.version += 1
+        diff.reordered = True
+        self.version += 1
         return diff
+
+    def _append_in_order(self, new: list[str], dropped: set[str]) -> None:
+        """:meth:`extend`'s fast path: new keys at one end, dropped off the other."""
+        rows = self._rows
+        if dropped:
+            # A batch larger than ``keep`` drops some of its own rows too.
+            new = [k for k in new if k in rows]
+            self._by_key = [k for k in self._by_key if k in rows]
+        self._by_key.extend(new)
+        visible = new
+        if self._filter is not None:
+            search = self._filter.search
+            visible = [k for k in visible if search(rows[k].text())]
+        if self._predicate is not None:
+            keep = self._predicate
+            visible = [k for k in visible if keep(rows[k])]
+        order = self._order
+        if self.sort_reverse:
+            while order and order[-1] in dropped:
+                order.pop()
+            visible.reverse()
+            self._order = visible + order
+        else:
+            start = 0
+            while start < len(order) and order[start] in dropped:
+                start += 1
+            self._order = order[start:] + visible
+        self._index = None
 
     def _reorder(self) -> None:
         rows = self._rows
@@ -496,7 +545,8 @@ class WindowedTable(ScrollView, can_focus=True):
         self.model = model
         self.cursor = 0
         self.cursor_key: str | None = None
-        self._widths = [max(c.min_width, cell_len(c.label) + 2) for c in model.columns]
+        # Room for the label and the sort arrow; values widen columns as needed.
+        self._widths = [max(c.min_width, cell_len(c.label) + 1) for c in model.columns]
         self._seen_version = -1
         self._cells: dict[str, tuple[tuple[Any, ...], list[str]]] = {}
         self._lines: dict[tuple[Any, ...], Strip] = {}

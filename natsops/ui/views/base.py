@@ -167,6 +167,8 @@ class TableView(View):
             id=f"filter-{self.NAME}",
         )
         self.filter_error = ""
+        #: A palette jump waiting for the row to arrive: (row key, fallback filter).
+        self.pending_jump: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="view-head"):
@@ -213,6 +215,21 @@ class TableView(View):
             self.model.set_rows(rows)
         self.table.sync()
         self.update_title()
+        if self.pending_jump is not None:
+            key, text = self.pending_jump
+            self.pending_jump = None
+            if not self.table.select_key(key):
+                self.set_filter(text)
+
+    def jump(self, key: str, text: str) -> None:
+        """Put the cursor on row ``key``: now, or when the next data arrives (a
+        row that is not there then is looked for with the filter ``text``)."""
+        if self.model.filter_text and self.model.get(key) is not None:
+            self.set_filter("")
+        if self.table.select_key(key):
+            self.pending_jump = None
+            return
+        self.pending_jump = (key, text)
 
     def failed(self, message: str) -> None:
         super().failed(message)
@@ -237,7 +254,8 @@ class TableView(View):
             text.append(extra)
         if self.error:
             text.append(f"  {self.error}", style="bold red")
-        self.title_bar.update(text)
+        # One line of fixed width: a new title never needs a new layout.
+        self.title_bar.update(text, layout=False)
 
     def title_extra(self) -> Text | str:
         return ""

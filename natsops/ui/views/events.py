@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from functools import total_ordering
 from typing import Any, ClassVar
 
 from rich.console import Group
@@ -22,6 +23,9 @@ from natsops.ui import fmt
 from natsops.ui.table import Column, Row
 from natsops.ui.views.base import Selection, TableView, to_json
 
+#: The panels are redrawn at most this often (seconds) while events arrive.
+PANEL_INTERVAL = 0.5
+
 _SEVERITY_TONES = {"critical": "error", "error": "error", "warning": "warning"}
 _SPEC = re.compile(r"^(type|kind|server|account|sev|severity):(.*)$", re.IGNORECASE)
 
@@ -30,16 +34,50 @@ def _severity_tone(value: Any) -> str | None:
     return _SEVERITY_TONES.get(str(value))
 
 
+@total_ordering
+class LazyCell:
+    """An event's time or summary, worked out when first shown, sorted or filtered.
+
+    A storm brings thousands of events between two pulls and only a screenful is
+    ever looked at; the summary needs the whole payload decoded and redacted.
+    """
+
+    __slots__ = ("ev", "field")
+
+    def __init__(self, ev: Any, field: str) -> None:
+        self.ev = ev
+        self.field = field
+
+    @property
+    def value(self) -> Any:
+        return getattr(self.ev, self.field)
+
+    def __str__(self) -> str:
+        value = self.value
+        return fmt.clock(value) if self.field == "time" else str(value)
+
+    def __eq__(self, other: object) -> bool:
+        other_value = other.value if isinstance(other, LazyCell) else other
+        return bool(self.value == other_value)
+
+    def __lt__(self, other: object) -> bool:
+        other_value = other.value if isinstance(other, LazyCell) else other
+        return bool(self.value < other_value)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
 def event_row(position: int, ev: Any) -> Row:
     """One event as a row keyed by its position in the store (oldest first)."""
     values = (
         position,
-        ev.time,
+        LazyCell(ev, "time"),
         ev.severity,
         ev.kind,
         ev.server,
         ev.account,
-        ev.summary,
+        LazyCell(ev, "summary"),
     )
     return Row(f"{position:012d}", values, ev, _SEVERITY_TONES.get(ev.severity))
 
@@ -80,21 +118,23 @@ class EventsView(TableView):
     SORT = "seq"
     COLUMNS: ClassVar[list[Column]] = [
         Column("seq", "#", align="right", desc=True),
-        Column("time", "TIME", fmt=fmt.clock, desc=True),
+        Column("time", "TIME", fmt=str, desc=True),
         Column("severity", "SEV", tone=_severity_tone),
         Column("kind", "KIND", max_width=26),
         Column("server", "SERVER"),
         Column("account", "ACCOUNT", max_width=14),
-        Column("summary", "SUMMARY", max_width=160),
+        Column("summary", "SUMMARY", fmt=str, max_width=160),
     ]
 
     DEFAULT_CSS = """
     EventsView > .events-body { height: 1fr; }
     EventsView #events-main { width: 2fr; }
     EventsView #events-panels { width: 1fr; min-width: 38; }
-    EventsView .panel {
-        height: auto; max-height: 12; border-top: solid $primary 50%; padding: 0 1;
-    }
+    EventsView .panel { border-top: solid $primary 50%; padding: 0 1; }
+    EventsView #panel-counts { height: 12; }
+    EventsView #panel-conns { height: 3; }
+    EventsView #panel-auth { height: 8; }
+    EventsView #panel-leaders { height: 1fr; }
     """
 
     def __init__(self) -> None:
@@ -104,6 +144,7 @@ class EventsView(TableView):
         self.reader: EventCursor | None = None
         self.missed = 0
         self.pulls = 0
+        self._panels_at = 0.0
         self.replay = False
         self.counts_panel = Static(classes="panel", id="panel-counts")
         self.auth_panel = Static(classes="panel", id="panel-auth")
@@ -145,11 +186,17 @@ class EventsView(TableView):
             # events; anywhere else it stays on the event it is on.
             follow = self.table.cursor == 0
             rows = [event_row(first + i, ev) for i, ev in enumerate(batch.events)]
-            self.model.extend(rows, keep=self.store.capacity)
+            # Keys and the # column grow with the position: appending is cheap.
+            self.model.extend(rows, keep=self.store.capacity, in_order=0)
             self.table.sync()
             if follow:
                 self.table.move_cursor(0)
-        self.refresh_panels()
+        # Counts, rates and timelines change slowly to the eye: redrawing them at
+        # the table's ten times a second would only cost keys their response.
+        now = time.monotonic()
+        if now - self._panels_at >= PANEL_INTERVAL:
+            self._panels_at = now
+            self.refresh_panels()
         self.update_title()
         return self.reader.position - start
 
@@ -189,7 +236,7 @@ class EventsView(TableView):
     def refresh_panels(self) -> None:
         store = self.store
         if store is None:
-            self.counts_panel.update(Text("no event feed", style="dim"))
+            self.counts_panel.update(Text("no event feed", style="dim"), layout=False)
             return
         now = self._now()
         rates = store.rates(now=now)
@@ -207,8 +254,10 @@ class EventsView(TableView):
         )
         if store.seq_dropped:
             total.append(f", {store.seq_dropped} dropped (seq gaps)", style="bold")
+        # The panels have fixed heights: new content needs no new layout, which
+        # would cost the whole screen a reflow ten times a second in a storm.
         self.counts_panel.update(
-            Group(Text("counts", style="bold underline"), total, counts)
+            Group(Text("counts", style="bold underline"), total, counts), layout=False
         )
 
         series = store.connects_per_second(60, now=now)
@@ -221,18 +270,20 @@ class EventsView(TableView):
         conn.append("disconnects/s ", style="bold")
         conn.append(fmt.sparkline(downs, 30) or "-")
         conn.append(f" {downs[-1] if downs else 0}")
-        self.conn_panel.update(conn)
+        self.conn_panel.update(conn, layout=False)
 
-        auth = Text("auth errors", style="bold underline")
+        auth = Text()
+        auth.append("auth errors", style="bold underline")  # the title only
         errors = store.auth_errors()[-6:]
         if not errors:
             auth.append("\nnone", style="dim")
         for ev in reversed(errors):
             auth.append(f"\n{fmt.clock(ev.time)} ", style="dim")
             auth.append(ev.summary, style="bold red")
-        self.auth_panel.update(auth)
+        self.auth_panel.update(auth, layout=False)
 
-        leaders = Text("leadership", style="bold underline")
+        leaders = Text()
+        leaders.append("leadership", style="bold underline")  # the title only
         changes = store.leadership()[-8:]
         if not changes:
             leaders.append("\nno elections seen", style="dim")
@@ -240,7 +291,7 @@ class EventsView(TableView):
             leaders.append(f"\n{fmt.clock(change.time)} ", style="dim")
             leaders.append(f"{change.scope} {change.target}".strip(), style="bold")
             leaders.append(f" -> {change.leader}")
-        self.leader_panel.update(leaders)
+        self.leader_panel.update(leaders, layout=False)
 
     def title_extra(self) -> Text | str:
         text = Text()

@@ -101,8 +101,19 @@ class JetStreamView(TableView):
         self.meta: dict[str, Any] = {}
 
     async def fetch(self, source: DataSource) -> Fetched:
-        result = await source.ping("JSZ", {})
-        return Fetched(self.NAME, result=result, extra={"roster": source.roster})
+        # nats-server 2.15 reports no per-server leader counts: they come from the
+        # stream and consumer details, each leader reporting its own groups.
+        body = {"accounts": True, "streams": True, "consumer": True}
+        result = await source.paged("JSZ", body, "account_details")
+        await asyncio.sleep(0)
+        leaders = leader_counts(result)
+        for data in result.data().values():
+            data.pop("account_details", None)  # the rows keep what they show
+        return Fetched(
+            self.NAME,
+            result=result,
+            extra={"roster": source.roster, "leaders": leaders},
+        )
 
     def build_rows(self, fetched: Fetched) -> list[Row]:
         result = fetched.result
@@ -115,7 +126,17 @@ class JetStreamView(TableView):
             if isinstance(p, dict) and p.get("name")
         }
         data = result.data()
-        total_leaders = sum(int(d.get("streams_leader") or 0) for d in data.values())
+        leaders: dict[str, tuple[int, int]] = fetched.extra.get("leaders") or {}
+
+        def led(name: str, d: dict[str, Any]) -> tuple[int, int]:
+            if leaders or not d.get("streams_leader"):
+                return leaders.get(name, (0, 0))
+            # Older servers report their own counts.
+            return int(d.get("streams_leader") or 0), int(
+                d.get("consumers_leader") or 0
+            )
+
+        total_leaders = sum(led(n, d)[0] for n, d in data.items())
         names: set[str] = set(data) | {str(p) for p in peers if p} | set(result.missing)
         if isinstance(leader, str):
             names.add(leader)
@@ -141,7 +162,7 @@ class JetStreamView(TableView):
             active_s = active / 1e9 if isinstance(active, int | float) else None
             d = d or {}
             api = d.get("api") or {}
-            s_lead = int(d.get("streams_leader") or 0)
+            s_lead, c_lead = led(name, d)
             values = (
                 name,
                 cluster,
@@ -154,7 +175,7 @@ class JetStreamView(TableView):
                 d.get("streams"),
                 d.get("consumers"),
                 s_lead if d else None,
-                d.get("consumers_leader", 0 if d else None),
+                c_lead if d else None,
                 bar(s_lead / total_leaders) if total_leaders and d else "",
                 api.get("total"),
                 api.get("errors"),
@@ -179,6 +200,34 @@ class JetStreamView(TableView):
 
     def row_title(self, row: Row) -> str:
         return f"server {row.key}"
+
+
+def leader_counts(result: FanoutResult) -> dict[str, tuple[int, int]]:
+    """Streams and consumers each server leads, from JSZ details (counted once)."""
+    streams: dict[str, str] = {}
+    consumers: dict[str, str] = {}
+    for data in result.data().values():
+        for acc in _account_details(data):
+            account = str(acc.get("id") or acc.get("name") or "")
+            for stream in acc.get("stream_detail") or ():
+                if not isinstance(stream, dict):
+                    continue
+                key = f"{account}/{stream.get('name', '')}"
+                leader = (stream.get("cluster") or {}).get("leader")
+                if leader:
+                    streams[key] = str(leader)
+                for con in stream.get("consumer_detail") or ():
+                    if not isinstance(con, dict):
+                        continue
+                    leader = (con.get("cluster") or {}).get("leader")
+                    if leader:
+                        consumers[f"{key}/{con.get('name', '')}"] = str(leader)
+    counts: dict[str, list[int]] = {}
+    for leader in streams.values():
+        counts.setdefault(leader, [0, 0])[0] += 1
+    for leader in consumers.values():
+        counts.setdefault(leader, [0, 0])[1] += 1
+    return {name: (s, c) for name, (s, c) in counts.items()}
 
 
 def _account_details(data: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from natsops.ui.source import DataSource
 
 _HISTORY = 24
+#: Samples shown in the trend column (the table must fit a 160-column terminal).
+_TREND = 12
 
 
 def state_tone(state: Any) -> str | None:
@@ -87,7 +89,7 @@ class ServersView(TableView):
         Column("out_msgs", "OUT MSG/S", align="right", fmt=fmt.rate, desc=True),
         Column("in_bytes", "IN B/S", align="right", fmt=fmt.byte_rate, desc=True),
         Column("out_bytes", "OUT B/S", align="right", fmt=fmt.byte_rate, desc=True),
-        Column("trend", "MSG/S TREND", min_width=11, max_width=_HISTORY),
+        Column("trend", "MSG/S TREND", min_width=_TREND, max_width=_TREND),
         Column(
             "slow", "SLOW", align="right", fmt=fmt.count, tone=_nonzero_warn, desc=True
         ),
@@ -157,7 +159,7 @@ class ServersView(TableView):
         )
         in_msgs, out_msgs, in_bytes, out_bytes = self.rates.update(name, at, counters)
         total = None if in_msgs is None or out_msgs is None else in_msgs + out_msgs
-        trend = fmt.sparkline(self.rates.push(name, total), _HISTORY)
+        trend = fmt.sparkline(self.rates.push(name, total), _TREND)
         start = fmt.parse_time(data.get("start"))
         uptime = (at - start) if start is not None else None
         gateways = sdata.get("gateways")
