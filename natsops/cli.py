@@ -35,7 +35,7 @@ COMMAND_MODULES = [
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit code 2."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise UsageError(message, f"see '{self.prog} --help'")
 
 

@@ -477,7 +477,7 @@ class Deployment:
         """Create keys and configs, start every server and wait until ready."""
         find_nats_server()  # fail before anything is written
         owns = directory is None
-        path = Path(tempfile.mkdtemp(prefix="natsops-")) if owns else Path(directory)
+        path = Path(directory or tempfile.mkdtemp(prefix="natsops-"))
         path.mkdir(parents=True, exist_ok=True)
         try:
             dep = cls(

@@ -35,7 +35,8 @@ def new_keypair(prefix: int) -> nkeys.KeyPair:
 
 def public_key(kp: nkeys.KeyPair) -> str:
     """The public key of a key pair as text."""
-    return kp.public_key.decode("ascii")
+    key: bytes = kp.public_key
+    return key.decode("ascii")
 
 
 def seed_text(kp: nkeys.KeyPair) -> str:

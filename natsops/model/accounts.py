@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from natsops.model.base import (
-    ModelError,
     as_bool,
     as_dict,
     as_dicts,
     as_int,
     as_str,
     as_str_list,
-    require_dict,
+    reply_parser,
 )
 from natsops.model.server import MsgBytes
 
@@ -177,24 +176,17 @@ def _detail(value: object) -> AccountDetail | None:
     )
 
 
-def parse_accountz(data: object, server: str = "") -> Accountz:
-    """An :class:`Accountz` from an ACCOUNTZ ``data`` block.
-
-    Raises :class:`ModelError` only when ``data`` is not a dict.
-    """
-    d = require_dict(data, "ACCOUNTZ")
-    try:
-        return Accountz(
-            server=server,
-            server_id=as_str(d.get("server_id")),
-            now=as_str(d.get("now")),
-            system_account=as_str(d.get("system_account")),
-            accounts=sorted(as_str_list(d.get("accounts"))),
-            detail=_detail(d.get("account_detail")),
-        )
-    except Exception as exc:  # a safety net: a parser never raises anything else
-        log.warning("unreadable ACCOUNTZ from %s: %r", server or "?", exc)
-        raise ModelError(f"ACCOUNTZ reply from {server or '?'} is unreadable") from exc
+@reply_parser("ACCOUNTZ")
+def parse_accountz(d: dict[str, Any], server: str = "") -> Accountz:
+    """An :class:`Accountz` from an ACCOUNTZ ``data`` block."""
+    return Accountz(
+        server=server,
+        server_id=as_str(d.get("server_id")),
+        now=as_str(d.get("now")),
+        system_account=as_str(d.get("system_account")),
+        accounts=sorted(as_str_list(d.get("accounts"))),
+        detail=_detail(d.get("account_detail")),
+    )
 
 
 def _pair(value: object) -> MsgBytes:
@@ -213,34 +205,27 @@ def _traffic(value: object) -> Traffic:
     )
 
 
-def parse_account_statz(data: object, server: str = "") -> AccountStatz:
-    """An :class:`AccountStatz` from an account STATZ ``data`` block.
-
-    Raises :class:`ModelError` only when ``data`` is not a dict.
-    """
-    d = require_dict(data, "STATZ")
-    try:
-        stats = [
-            AccountStat(
-                server=server,
-                account=as_str(a.get("acc")),
-                name=as_str(a.get("name")) or as_str(a.get("acc")),
-                conns=as_int(a.get("conns")),
-                leafnodes=as_int(a.get("leafnodes")),
-                total_conns=as_int(a.get("total_conns")),
-                num_subscriptions=as_int(a.get("num_subscriptions")),
-                slow_consumers=as_int(a.get("slow_consumers")),
-                sent=_traffic(a.get("sent")),
-                received=_traffic(a.get("received")),
-            )
-            for a in as_dicts(d.get("account_statz"))
-        ]
-        return AccountStatz(
+@reply_parser("STATZ")
+def parse_account_statz(d: dict[str, Any], server: str = "") -> AccountStatz:
+    """An :class:`AccountStatz` from an account STATZ ``data`` block."""
+    stats = [
+        AccountStat(
             server=server,
-            server_id=as_str(d.get("server_id")),
-            now=as_str(d.get("now")),
-            accounts=stats,
+            account=as_str(a.get("acc")),
+            name=as_str(a.get("name")) or as_str(a.get("acc")),
+            conns=as_int(a.get("conns")),
+            leafnodes=as_int(a.get("leafnodes")),
+            total_conns=as_int(a.get("total_conns")),
+            num_subscriptions=as_int(a.get("num_subscriptions")),
+            slow_consumers=as_int(a.get("slow_consumers")),
+            sent=_traffic(a.get("sent")),
+            received=_traffic(a.get("received")),
         )
-    except Exception as exc:  # a safety net: a parser never raises anything else
-        log.warning("unreadable account STATZ from %s: %r", server or "?", exc)
-        raise ModelError(f"STATZ reply from {server or '?'} is unreadable") from exc
+        for a in as_dicts(d.get("account_statz"))
+    ]
+    return AccountStatz(
+        server=server,
+        server_id=as_str(d.get("server_id")),
+        now=as_str(d.get("now")),
+        accounts=stats,
+    )

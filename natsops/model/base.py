@@ -7,15 +7,19 @@ model expects, falling back to a default instead of raising.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from natsops.errors import MalformedReply
 
 log = logging.getLogger(__name__)
+
+T_co = TypeVar("T_co", covariant=True)
 
 #: Seconds per duration unit as written by nats-server (Go durations and uptimes).
 _UNITS: dict[str, float] = {
@@ -51,6 +55,40 @@ def require_dict(data: object, kind: str) -> dict[str, Any]:
         f"{kind} reply has no data object (got {type(data).__name__})",
         "the server answered something natsops cannot read",
     )
+
+
+class ReplyParser(Protocol[T_co]):
+    """A parser of one reply's ``data`` block, as :func:`reply_parser` makes it."""
+
+    def __call__(self, data: object, server: str = "") -> T_co: ...
+
+
+def reply_parser(
+    kind: str,
+) -> Callable[[Callable[[dict[str, Any], str], T_co]], ReplyParser[T_co]]:
+    """Wrap a parser of a ``kind`` data block with the checks every parser shares.
+
+    The wrapped function receives a dict; a block that is not one, or any failure
+    inside the parser, becomes :class:`ModelError`, never another exception.
+    """
+
+    def wrap(fn: Callable[[dict[str, Any], str], T_co]) -> ReplyParser[T_co]:
+        @functools.wraps(fn)
+        def parse(data: object, server: str = "") -> T_co:
+            d = require_dict(data, kind)
+            try:
+                return fn(d, server)
+            except ModelError:
+                raise
+            except Exception as exc:  # a parser never raises anything else
+                log.warning("unreadable %s from %s: %r", kind, server or "?", exc)
+                raise ModelError(
+                    f"{kind} reply from {server or '?'} is unreadable"
+                ) from exc
+
+        return parse
+
+    return wrap
 
 
 def as_int(value: object, default: int = 0) -> int:
@@ -219,7 +257,7 @@ def parse_duration(value: object) -> float | None:
     if type(value) is str:
         cached = _duration_cache.get(value, _MISSING)
         if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
+            return cached  # type: ignore[no-any-return]
         result = _parse_duration_text(value)
         if len(_duration_cache) >= _DURATION_CACHE_MAX:
             _duration_cache.clear()

@@ -14,14 +14,13 @@ from operator import itemgetter
 from typing import Any
 
 from natsops.model.base import (
-    ModelError,
     as_dicts,
     as_int,
     as_str,
     as_str_list,
     duration_seconds,
     parse_time,
-    require_dict,
+    reply_parser,
 )
 
 log = logging.getLogger(__name__)
@@ -290,23 +289,16 @@ def parse_connections(items: object, server: str = "") -> list[Connection]:
     return out
 
 
-def parse_connz(data: object, server: str = "") -> Connz:
-    """A :class:`Connz` from a CONNZ ``data`` block; ``server`` is the replying server.
-
-    Raises :class:`ModelError` only when ``data`` is not a dict.
-    """
-    d = require_dict(data, "CONNZ")
-    try:
-        return Connz(
-            server=server,
-            server_id=as_str(d.get("server_id")),
-            now=as_str(d.get("now")),
-            num_connections=as_int(d.get("num_connections")),
-            total=as_int(d.get("total")),
-            offset=as_int(d.get("offset")),
-            limit=as_int(d.get("limit")),
-            connections=parse_connections(d.get("connections"), server),
-        )
-    except Exception as exc:  # a safety net: a parser never raises anything else
-        log.warning("unreadable CONNZ from %s: %r", server or "?", exc)
-        raise ModelError(f"CONNZ reply from {server or '?'} is unreadable") from exc
+@reply_parser("CONNZ")
+def parse_connz(d: dict[str, Any], server: str = "") -> Connz:
+    """A :class:`Connz` from a CONNZ ``data`` block of the replying ``server``."""
+    return Connz(
+        server=server,
+        server_id=as_str(d.get("server_id")),
+        now=as_str(d.get("now")),
+        num_connections=as_int(d.get("num_connections")),
+        total=as_int(d.get("total")),
+        offset=as_int(d.get("offset")),
+        limit=as_int(d.get("limit")),
+        connections=parse_connections(d.get("connections"), server),
+    )

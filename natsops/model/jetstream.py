@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from natsops.model.base import (
-    ModelError,
     as_bool,
     as_dict,
     as_dicts,
@@ -22,7 +21,7 @@ from natsops.model.base import (
     as_str,
     as_str_list,
     ns_to_seconds,
-    require_dict,
+    reply_parser,
 )
 
 log = logging.getLogger(__name__)
@@ -840,37 +839,30 @@ def parse_js_account(value: object, server: str = "") -> JsAccount:
     )
 
 
-def parse_jsz(data: object, server: str = "") -> Jsz:
-    """A :class:`Jsz` from a JSZ ``data`` block; ``server`` is the replying server.
-
-    Raises :class:`ModelError` only when ``data`` is not a dict.
-    """
-    d = require_dict(data, "JSZ")
-    try:
-        return Jsz(
-            server=server,
-            server_id=as_str(d.get("server_id")),
-            now=as_str(d.get("now")),
-            disabled=as_bool(d.get("disabled")),
-            config=parse_js_config(d.get("config")),
-            memory=as_int(d.get("memory")),
-            storage=as_int(d.get("storage")),
-            reserved_memory=as_int(d.get("reserved_memory")),
-            reserved_storage=as_int(d.get("reserved_storage")),
-            accounts=as_int(d.get("accounts")),
-            ha_assets=as_int(d.get("ha_assets")),
-            api=parse_api(d.get("api")),
-            streams=as_int(d.get("streams")),
-            consumers=as_int(d.get("consumers")),
-            messages=as_int(d.get("messages")),
-            bytes=as_int(d.get("bytes")),
-            streams_leader=as_int(d.get("streams_leader")),
-            consumers_leader=as_int(d.get("consumers_leader")),
-            meta=parse_meta(d.get("meta_cluster")),
-            account_details=[
-                parse_js_account(a, server) for a in as_dicts(d.get("account_details"))
-            ],
-        )
-    except Exception as exc:  # a safety net: a parser never raises anything else
-        log.warning("unreadable JSZ from %s: %r", server or "?", exc)
-        raise ModelError(f"JSZ reply from {server or '?'} is unreadable") from exc
+@reply_parser("JSZ")
+def parse_jsz(d: dict[str, Any], server: str = "") -> Jsz:
+    """A :class:`Jsz` from a JSZ ``data`` block; ``server`` is the replying server."""
+    return Jsz(
+        server=server,
+        server_id=as_str(d.get("server_id")),
+        now=as_str(d.get("now")),
+        disabled=as_bool(d.get("disabled")),
+        config=parse_js_config(d.get("config")),
+        memory=as_int(d.get("memory")),
+        storage=as_int(d.get("storage")),
+        reserved_memory=as_int(d.get("reserved_memory")),
+        reserved_storage=as_int(d.get("reserved_storage")),
+        accounts=as_int(d.get("accounts")),
+        ha_assets=as_int(d.get("ha_assets")),
+        api=parse_api(d.get("api")),
+        streams=as_int(d.get("streams")),
+        consumers=as_int(d.get("consumers")),
+        messages=as_int(d.get("messages")),
+        bytes=as_int(d.get("bytes")),
+        streams_leader=as_int(d.get("streams_leader")),
+        consumers_leader=as_int(d.get("consumers_leader")),
+        meta=parse_meta(d.get("meta_cluster")),
+        account_details=[
+            parse_js_account(a, server) for a in as_dicts(d.get("account_details"))
+        ],
+    )

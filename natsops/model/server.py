@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from natsops.model.base import (
-    ModelError,
     as_dict,
     as_dicts,
     as_float,
@@ -22,7 +21,7 @@ from natsops.model.base import (
     as_str_list,
     duration_seconds,
     parse_time,
-    require_dict,
+    reply_parser,
 )
 from natsops.model.jetstream import JetStreamInfo, parse_js_info
 
@@ -287,134 +286,121 @@ def _slow(value: object) -> SlowConsumerStats:
     )
 
 
-def parse_statsz(data: object, server: str = "") -> ServerStats:
+@reply_parser("STATSZ")
+def parse_statsz(d: dict[str, Any], server: str = "") -> ServerStats:
     """A :class:`ServerStats` from a STATSZ reply's ``statsz`` block (or a whole
     ``{"server", "statsz"}`` message, as published on ``$SYS.SERVER.<id>.STATSZ``).
-
-    Raises :class:`ModelError` only when ``data`` is not a dict.
     """
-    d = require_dict(data, "STATSZ")
-    try:
-        if isinstance(d.get("statsz"), dict):
-            if not server:
-                server = as_str(as_dict(d.get("server")).get("name"))
-            d = d["statsz"]
-        routes = [
-            RouteStat(
-                rid=as_int(r.get("rid")),
-                name=as_str(r.get("name")),
-                sent=_msg_bytes(r.get("sent")),
-                received=_msg_bytes(r.get("received")),
-                pending=as_int(r.get("pending")),
-            )
-            for r in as_dicts(d.get("routes"))
-        ]
-        gateways = [
-            GatewayStat(
-                gwid=as_int(g.get("gwid")),
-                name=as_str(g.get("name")),
-                sent=_msg_bytes(g.get("sent")),
-                received=_msg_bytes(g.get("received")),
-                inbound_connections=as_int(g.get("inbound_connections")),
-            )
-            for g in as_dicts(d.get("gateways"))
-        ]
-        return ServerStats(
-            server=server,
-            start=as_str(d.get("start")),
-            mem=as_int(d.get("mem")),
-            cores=as_int(d.get("cores")),
-            cpu=as_float(d.get("cpu")),
-            connections=as_int(d.get("connections")),
-            total_connections=as_int(d.get("total_connections")),
-            active_accounts=as_int(d.get("active_accounts")),
-            subscriptions=as_int(d.get("subscriptions")),
-            sent=_msg_bytes(d.get("sent")),
-            received=_msg_bytes(d.get("received")),
-            slow_consumers=as_int(d.get("slow_consumers")),
-            slow_consumer_stats=_slow(d.get("slow_consumer_stats")),
-            routes=routes,
-            gateways=gateways,
-            active_servers=as_int(d.get("active_servers")),
-            jetstream=parse_js_info(d.get("jetstream")),
+    if isinstance(d.get("statsz"), dict):
+        if not server:
+            server = as_str(as_dict(d.get("server")).get("name"))
+        d = d["statsz"]
+    routes = [
+        RouteStat(
+            rid=as_int(r.get("rid")),
+            name=as_str(r.get("name")),
+            sent=_msg_bytes(r.get("sent")),
+            received=_msg_bytes(r.get("received")),
+            pending=as_int(r.get("pending")),
         )
-    except Exception as exc:  # a safety net: a parser never raises anything else
-        log.warning("unreadable STATSZ from %s: %r", server or "?", exc)
-        raise ModelError(f"STATSZ reply from {server or '?'} is unreadable") from exc
-
-
-def parse_varz(data: object, server: str = "") -> Varz:
-    """A :class:`Varz` from a VARZ ``data`` block.
-
-    Raises :class:`ModelError` only when ``data`` is not a dict.
-    """
-    d = require_dict(data, "VARZ")
-    try:
-        cluster = as_dict(d.get("cluster"))
-        gateway = as_dict(d.get("gateway"))
-        leaf = as_dict(d.get("leaf"))
-        remotes = [
-            as_str(g.get("name"))
-            for g in as_dicts(gateway.get("gateways"))
-            if g.get("name") != gateway.get("name")
-        ]
-        return Varz(
-            server=server,
-            server_id=as_str(d.get("server_id")),
-            server_name=as_str(d.get("server_name")),
-            version=as_str(d.get("version")),
-            go=as_str(d.get("go")),
-            git_commit=as_str(d.get("git_commit")),
-            host=as_str(d.get("host")),
-            port=as_int(d.get("port")),
-            max_payload=as_int(d.get("max_payload")),
-            max_connections=as_int(d.get("max_connections")),
-            tags=as_str_list(d.get("tags")),
-            system_account=as_str(d.get("system_account")),
-            start=as_str(d.get("start")),
-            now=as_str(d.get("now")),
-            uptime=as_str(d.get("uptime")),
-            config_load_time=as_str(d.get("config_load_time")),
-            mem=as_int(d.get("mem")),
-            cores=as_int(d.get("cores")),
-            cpu=as_float(d.get("cpu")),
-            connections=as_int(d.get("connections")),
-            total_connections=as_int(d.get("total_connections")),
-            routes=as_int(d.get("routes")),
-            remotes=as_int(d.get("remotes")),
-            leafnodes=as_int(d.get("leafnodes")),
-            subscriptions=as_int(d.get("subscriptions")),
-            in_msgs=as_int(d.get("in_msgs")),
-            out_msgs=as_int(d.get("out_msgs")),
-            in_bytes=as_int(d.get("in_bytes")),
-            out_bytes=as_int(d.get("out_bytes")),
-            slow_consumers=as_int(d.get("slow_consumers")),
-            slow_consumer_stats=_slow(d.get("slow_consumer_stats")),
-            stale_connections=as_int(d.get("stale_connections")),
-            cluster=ClusterOpts(
-                name=as_str(cluster.get("name")),
-                addr=as_str(cluster.get("addr")),
-                port=as_int(cluster.get("cluster_port")),
-                urls=as_str_list(cluster.get("urls")),
-                pool_size=as_int(cluster.get("pool_size")),
-            ),
-            gateway=GatewayOpts(
-                name=as_str(gateway.get("name")),
-                host=as_str(gateway.get("host")),
-                port=as_int(gateway.get("port")),
-                remotes=[r for r in remotes if r],
-            ),
-            leaf=LeafOpts(
-                host=as_str(leaf.get("host")),
-                port=as_int(leaf.get("port")),
-                remotes=len(as_list(leaf.get("remotes"))),
-            ),
-            jetstream=parse_js_info(d.get("jetstream")),
-            raw=_without_jwts(d),
+        for r in as_dicts(d.get("routes"))
+    ]
+    gateways = [
+        GatewayStat(
+            gwid=as_int(g.get("gwid")),
+            name=as_str(g.get("name")),
+            sent=_msg_bytes(g.get("sent")),
+            received=_msg_bytes(g.get("received")),
+            inbound_connections=as_int(g.get("inbound_connections")),
         )
-    except Exception as exc:  # a safety net: a parser never raises anything else
-        log.warning("unreadable VARZ from %s: %r", server or "?", exc)
-        raise ModelError(f"VARZ reply from {server or '?'} is unreadable") from exc
+        for g in as_dicts(d.get("gateways"))
+    ]
+    return ServerStats(
+        server=server,
+        start=as_str(d.get("start")),
+        mem=as_int(d.get("mem")),
+        cores=as_int(d.get("cores")),
+        cpu=as_float(d.get("cpu")),
+        connections=as_int(d.get("connections")),
+        total_connections=as_int(d.get("total_connections")),
+        active_accounts=as_int(d.get("active_accounts")),
+        subscriptions=as_int(d.get("subscriptions")),
+        sent=_msg_bytes(d.get("sent")),
+        received=_msg_bytes(d.get("received")),
+        slow_consumers=as_int(d.get("slow_consumers")),
+        slow_consumer_stats=_slow(d.get("slow_consumer_stats")),
+        routes=routes,
+        gateways=gateways,
+        active_servers=as_int(d.get("active_servers")),
+        jetstream=parse_js_info(d.get("jetstream")),
+    )
+
+
+@reply_parser("VARZ")
+def parse_varz(d: dict[str, Any], server: str = "") -> Varz:
+    """A :class:`Varz` from a VARZ ``data`` block."""
+    cluster = as_dict(d.get("cluster"))
+    gateway = as_dict(d.get("gateway"))
+    leaf = as_dict(d.get("leaf"))
+    remotes = [
+        as_str(g.get("name"))
+        for g in as_dicts(gateway.get("gateways"))
+        if g.get("name") != gateway.get("name")
+    ]
+    return Varz(
+        server=server,
+        server_id=as_str(d.get("server_id")),
+        server_name=as_str(d.get("server_name")),
+        version=as_str(d.get("version")),
+        go=as_str(d.get("go")),
+        git_commit=as_str(d.get("git_commit")),
+        host=as_str(d.get("host")),
+        port=as_int(d.get("port")),
+        max_payload=as_int(d.get("max_payload")),
+        max_connections=as_int(d.get("max_connections")),
+        tags=as_str_list(d.get("tags")),
+        system_account=as_str(d.get("system_account")),
+        start=as_str(d.get("start")),
+        now=as_str(d.get("now")),
+        uptime=as_str(d.get("uptime")),
+        config_load_time=as_str(d.get("config_load_time")),
+        mem=as_int(d.get("mem")),
+        cores=as_int(d.get("cores")),
+        cpu=as_float(d.get("cpu")),
+        connections=as_int(d.get("connections")),
+        total_connections=as_int(d.get("total_connections")),
+        routes=as_int(d.get("routes")),
+        remotes=as_int(d.get("remotes")),
+        leafnodes=as_int(d.get("leafnodes")),
+        subscriptions=as_int(d.get("subscriptions")),
+        in_msgs=as_int(d.get("in_msgs")),
+        out_msgs=as_int(d.get("out_msgs")),
+        in_bytes=as_int(d.get("in_bytes")),
+        out_bytes=as_int(d.get("out_bytes")),
+        slow_consumers=as_int(d.get("slow_consumers")),
+        slow_consumer_stats=_slow(d.get("slow_consumer_stats")),
+        stale_connections=as_int(d.get("stale_connections")),
+        cluster=ClusterOpts(
+            name=as_str(cluster.get("name")),
+            addr=as_str(cluster.get("addr")),
+            port=as_int(cluster.get("cluster_port")),
+            urls=as_str_list(cluster.get("urls")),
+            pool_size=as_int(cluster.get("pool_size")),
+        ),
+        gateway=GatewayOpts(
+            name=as_str(gateway.get("name")),
+            host=as_str(gateway.get("host")),
+            port=as_int(gateway.get("port")),
+            remotes=[r for r in remotes if r],
+        ),
+        leaf=LeafOpts(
+            host=as_str(leaf.get("host")),
+            port=as_int(leaf.get("port")),
+            remotes=len(as_list(leaf.get("remotes"))),
+        ),
+        jetstream=parse_js_info(d.get("jetstream")),
+        raw=_without_jwts(d),
+    )
 
 
 def _without_jwts(d: dict[str, Any]) -> dict[str, Any]:
@@ -426,34 +412,20 @@ def _without_jwts(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def parse_idz(data: object, server: str = "") -> Idz:
-    """An :class:`Idz` from an IDZ reply (a bare ``{name, host, id}``).
-
-    Raises :class:`ModelError` only when ``data`` is not a dict.
-    """
-    d = require_dict(data, "IDZ")
-    try:
-        return Idz(
-            name=as_str(d.get("name")) or server,
-            host=as_str(d.get("host")),
-            id=as_str(d.get("id")),
-        )
-    except Exception as exc:  # a safety net: a parser never raises anything else
-        log.warning("unreadable IDZ from %s: %r", server or "?", exc)
-        raise ModelError(f"IDZ reply from {server or '?'} is unreadable") from exc
+@reply_parser("IDZ")
+def parse_idz(d: dict[str, Any], server: str = "") -> Idz:
+    """An :class:`Idz` from an IDZ reply (a bare ``{name, host, id}``)."""
+    return Idz(
+        name=as_str(d.get("name")) or server,
+        host=as_str(d.get("host")),
+        id=as_str(d.get("id")),
+    )
 
 
-def parse_healthz(data: object, server: str = "") -> Healthz:
-    """A :class:`Healthz` from a HEALTHZ ``data`` block.
-
-    Raises :class:`ModelError` only when ``data`` is not a dict.
-    """
-    d = require_dict(data, "HEALTHZ")
-    try:
-        return _healthz(d, server)
-    except Exception as exc:  # a safety net: a parser never raises anything else
-        log.warning("unreadable HEALTHZ from %s: %r", server or "?", exc)
-        raise ModelError(f"HEALTHZ reply from {server or '?'} is unreadable") from exc
+@reply_parser("HEALTHZ")
+def parse_healthz(d: dict[str, Any], server: str = "") -> Healthz:
+    """A :class:`Healthz` from a HEALTHZ ``data`` block."""
+    return _healthz(d, server)
 
 
 def _healthz(d: dict[str, Any], server: str) -> Healthz:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from natsops.model.base import (
-    ModelError,
     as_dicts,
     as_float,
     as_int,
     as_str,
-    require_dict,
+    reply_parser,
 )
 
 log = logging.getLogger(__name__)
@@ -52,43 +52,36 @@ class Subsz:
     subscriptions: list[Subscription] = field(default_factory=list)
 
 
-def parse_subsz(data: object, server: str = "") -> Subsz:
-    """A :class:`Subsz` from a SUBSZ ``data`` block.
-
-    Raises :class:`ModelError` only when ``data`` is not a dict.
-    """
-    d = require_dict(data, "SUBSZ")
-    try:
-        subs = [
-            Subscription(
-                account=as_str(s.get("account")),
-                account_tag=as_str(s.get("account_tag")),
-                subject=as_str(s.get("subject")),
-                qgroup=as_str(s.get("qgroup")),
-                sid=as_str(s.get("sid")),
-                msgs=as_int(s.get("msgs")),
-                max=as_int(s.get("max")),
-                cid=as_int(s.get("cid")),
-            )
-            for s in as_dicts(d.get("subscriptions_list"))
-        ]
-        return Subsz(
-            server=server,
-            server_id=as_str(d.get("server_id")),
-            now=as_str(d.get("now")),
-            num_subscriptions=as_int(d.get("num_subscriptions")),
-            num_cache=as_int(d.get("num_cache")),
-            num_inserts=as_int(d.get("num_inserts")),
-            num_removes=as_int(d.get("num_removes")),
-            num_matches=as_int(d.get("num_matches")),
-            cache_hit_rate=as_float(d.get("cache_hit_rate")),
-            max_fanout=as_int(d.get("max_fanout")),
-            avg_fanout=as_float(d.get("avg_fanout")),
-            total=as_int(d.get("total")),
-            offset=as_int(d.get("offset")),
-            limit=as_int(d.get("limit")),
-            subscriptions=subs,
+@reply_parser("SUBSZ")
+def parse_subsz(d: dict[str, Any], server: str = "") -> Subsz:
+    """A :class:`Subsz` from a SUBSZ ``data`` block."""
+    subs = [
+        Subscription(
+            account=as_str(s.get("account")),
+            account_tag=as_str(s.get("account_tag")),
+            subject=as_str(s.get("subject")),
+            qgroup=as_str(s.get("qgroup")),
+            sid=as_str(s.get("sid")),
+            msgs=as_int(s.get("msgs")),
+            max=as_int(s.get("max")),
+            cid=as_int(s.get("cid")),
         )
-    except Exception as exc:  # a safety net: a parser never raises anything else
-        log.warning("unreadable SUBSZ from %s: %r", server or "?", exc)
-        raise ModelError(f"SUBSZ reply from {server or '?'} is unreadable") from exc
+        for s in as_dicts(d.get("subscriptions_list"))
+    ]
+    return Subsz(
+        server=server,
+        server_id=as_str(d.get("server_id")),
+        now=as_str(d.get("now")),
+        num_subscriptions=as_int(d.get("num_subscriptions")),
+        num_cache=as_int(d.get("num_cache")),
+        num_inserts=as_int(d.get("num_inserts")),
+        num_removes=as_int(d.get("num_removes")),
+        num_matches=as_int(d.get("num_matches")),
+        cache_hit_rate=as_float(d.get("cache_hit_rate")),
+        max_fanout=as_int(d.get("max_fanout")),
+        avg_fanout=as_float(d.get("avg_fanout")),
+        total=as_int(d.get("total")),
+        offset=as_int(d.get("offset")),
+        limit=as_int(d.get("limit")),
+        subscriptions=subs,
+    )

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from natsops.model.base import (
-    ModelError,
     as_bool,
     as_dict,
     as_dicts,
@@ -18,7 +18,7 @@ from natsops.model.base import (
     as_str,
     as_str_list,
     duration_seconds,
-    require_dict,
+    reply_parser,
 )
 
 log = logging.getLogger(__name__)
@@ -189,24 +189,17 @@ def _route(d: dict[str, object]) -> Route:
     )
 
 
-def parse_routez(data: object, server: str = "") -> Routez:
-    """A :class:`Routez` from a ROUTEZ ``data`` block.
-
-    Raises :class:`ModelError` only when ``data`` is not a dict.
-    """
-    d = require_dict(data, "ROUTEZ")
-    try:
-        return Routez(
-            server=server,
-            server_id=as_str(d.get("server_id")),
-            server_name=as_str(d.get("server_name")),
-            now=as_str(d.get("now")),
-            num_routes=as_int(d.get("num_routes")),
-            routes=[_route(r) for r in as_dicts(d.get("routes"))],
-        )
-    except Exception as exc:  # a safety net: a parser never raises anything else
-        log.warning("unreadable ROUTEZ from %s: %r", server or "?", exc)
-        raise ModelError(f"ROUTEZ reply from {server or '?'} is unreadable") from exc
+@reply_parser("ROUTEZ")
+def parse_routez(d: dict[str, Any], server: str = "") -> Routez:
+    """A :class:`Routez` from a ROUTEZ ``data`` block."""
+    return Routez(
+        server=server,
+        server_id=as_str(d.get("server_id")),
+        server_name=as_str(d.get("server_name")),
+        now=as_str(d.get("now")),
+        num_routes=as_int(d.get("num_routes")),
+        routes=[_route(r) for r in as_dicts(d.get("routes"))],
+    )
 
 
 def _remote_conn(value: object) -> RemoteConn:
@@ -240,35 +233,28 @@ def _link(gateway: str, value: object, outbound: bool) -> GatewayLink:
     )
 
 
-def parse_gatewayz(data: object, server: str = "") -> Gatewayz:
-    """A :class:`Gatewayz` from a GATEWAYZ ``data`` block.
-
-    Raises :class:`ModelError` only when ``data`` is not a dict.
-    """
-    d = require_dict(data, "GATEWAYZ")
-    try:
-        outbound = [
-            _link(str(name), link, True)
-            for name, link in sorted(as_dict(d.get("outbound_gateways")).items())
-            if isinstance(link, dict)
-        ]
-        inbound: list[GatewayLink] = []
-        for name, links in sorted(as_dict(d.get("inbound_gateways")).items()):
-            for link in as_dicts(links):
-                inbound.append(_link(str(name), link, False))
-        return Gatewayz(
-            server=server,
-            server_id=as_str(d.get("server_id")),
-            name=as_str(d.get("name")),
-            host=as_str(d.get("host")),
-            port=as_int(d.get("port")),
-            now=as_str(d.get("now")),
-            outbound=outbound,
-            inbound=inbound,
-        )
-    except Exception as exc:  # a safety net: a parser never raises anything else
-        log.warning("unreadable GATEWAYZ from %s: %r", server or "?", exc)
-        raise ModelError(f"GATEWAYZ reply from {server or '?'} is unreadable") from exc
+@reply_parser("GATEWAYZ")
+def parse_gatewayz(d: dict[str, Any], server: str = "") -> Gatewayz:
+    """A :class:`Gatewayz` from a GATEWAYZ ``data`` block."""
+    outbound = [
+        _link(str(name), link, True)
+        for name, link in sorted(as_dict(d.get("outbound_gateways")).items())
+        if isinstance(link, dict)
+    ]
+    inbound: list[GatewayLink] = []
+    for name, links in sorted(as_dict(d.get("inbound_gateways")).items()):
+        for link in as_dicts(links):
+            inbound.append(_link(str(name), link, False))
+    return Gatewayz(
+        server=server,
+        server_id=as_str(d.get("server_id")),
+        name=as_str(d.get("name")),
+        host=as_str(d.get("host")),
+        port=as_int(d.get("port")),
+        now=as_str(d.get("now")),
+        outbound=outbound,
+        inbound=inbound,
+    )
 
 
 def _leaf(d: dict[str, object]) -> Leaf:
@@ -290,20 +276,13 @@ def _leaf(d: dict[str, object]) -> Leaf:
     )
 
 
-def parse_leafz(data: object, server: str = "") -> Leafz:
-    """A :class:`Leafz` from a LEAFZ ``data`` block.
-
-    Raises :class:`ModelError` only when ``data`` is not a dict.
-    """
-    d = require_dict(data, "LEAFZ")
-    try:
-        return Leafz(
-            server=server,
-            server_id=as_str(d.get("server_id")),
-            now=as_str(d.get("now")),
-            leafnodes=as_int(d.get("leafnodes")),
-            leafs=[_leaf(x) for x in as_dicts(d.get("leafs"))],
-        )
-    except Exception as exc:  # a safety net: a parser never raises anything else
-        log.warning("unreadable LEAFZ from %s: %r", server or "?", exc)
-        raise ModelError(f"LEAFZ reply from {server or '?'} is unreadable") from exc
+@reply_parser("LEAFZ")
+def parse_leafz(d: dict[str, Any], server: str = "") -> Leafz:
+    """A :class:`Leafz` from a LEAFZ ``data`` block."""
+    return Leafz(
+        server=server,
+        server_id=as_str(d.get("server_id")),
+        now=as_str(d.get("now")),
+        leafnodes=as_int(d.get("leafnodes")),
+        leafs=[_leaf(x) for x in as_dicts(d.get("leafs"))],
+    )
