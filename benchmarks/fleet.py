@@ -5,7 +5,10 @@ A child process connects to a real ``nats-server`` as a system user and answers 
 ones) as N virtual servers, with envelopes shaped like the recorded replies in
 ``tests/fixtures/replies`` (default 200 servers in 10 clusters, 100,000 client
 connections, 10,000 R3 streams with one consumer each). The real server answers too,
-so every fan-out expects N + 1 servers. This process then measures, in one run:
+so every fan-out expects N + 1 servers. CONNZ honours ``sort``, ``offset``,
+``limit``, ``cid``, ``acc``, ``user`` and ``state`` as nats-server does, so the
+dashboard's top-N Connections path is what gets measured. This process then
+measures, in one run:
 
 * fan-out completion (``natsops.fanout.Collector``) for STATSZ, CONNZ and JSZ, against
   the floor (the slowest server's own reply time in the same round) and natscli's
@@ -33,6 +36,7 @@ import asyncio
 import gc
 import json
 import random
+import re
 import shutil
 import statistics
 import string
@@ -65,6 +69,41 @@ RSS_TARGET_MB = 300.0
 SILENCE_RULE = 0.300
 
 # --------------------------------------------------------------------- the fleet
+
+
+_DURATION = re.compile(r"([0-9.]+)(h|ms|us|µs|ns|m|s)")
+_UNIT = {
+    "h": 3600.0,
+    "m": 60.0,
+    "s": 1.0,
+    "ms": 1e-3,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ns": 1e-9,
+}
+
+
+def _go_seconds(text: str) -> float:
+    """Seconds in a Go duration string such as ``1m2s`` or ``3.4ms`` (0 if none)."""
+    return sum(float(n) * _UNIT[u] for n, u in _DURATION.findall(text or ""))
+
+
+#: CONNZ sort keys nats-server knows for open connections: (value, largest first).
+#: cid and start order by cid, uptime shortest first, every other key largest first.
+CONNZ_SORTS: dict[str, tuple[Callable[[dict[str, Any]], Any], bool]] = {
+    "cid": (lambda c: c["cid"], False),
+    "start": (lambda c: c["cid"], False),
+    "subs": (lambda c: c["subscriptions"], True),
+    "pending": (lambda c: c["pending_bytes"], True),
+    "msgs_to": (lambda c: c["out_msgs"], True),
+    "msgs_from": (lambda c: c["in_msgs"], True),
+    "bytes_to": (lambda c: c["out_bytes"], True),
+    "bytes_from": (lambda c: c["in_bytes"], True),
+    "last": (lambda c: c["last_activity"], True),
+    "idle": (lambda c: _go_seconds(c["idle"]), True),
+    "uptime": (lambda c: _go_seconds(c["uptime"]), False),
+    "rtt": (lambda c: _go_seconds(c["rtt"]), True),
+}
 
 
 def _template(kind: str) -> dict[str, Any]:
@@ -148,7 +187,9 @@ class Fleet:
                 self.servers[r].streams.append(sid)
         self.templates = {k: _template(k) for k in ("statsz", "varz", "jsz", "healthz")}
         self.tick = 0
-        self._connz: dict[tuple[int, int], bytes] = {}
+        self._conn_json: dict[tuple[int, int], list[bytes]] = {}
+        self._conn_order: dict[tuple[int, str], list[int]] = {}
+        self._conn_filtered: dict[tuple[int, str, str, str], tuple[list[int], int]] = {}
         self._jsz: dict[tuple[int, str, int], bytes] = {}
         self._small: dict[tuple[str, int, int], bytes] = {}
 
@@ -236,34 +277,125 @@ class Fleet:
         )
         return self.envelope(s, data)
 
-    def connz(self, s: VirtualServer, body: dict[str, Any]) -> bytes:
-        offset = int(body.get("offset") or 0)
-        limit = int(body.get("limit") or 1024)
-        phase = self.tick % 2
-        if offset == 0 and limit >= len(s.conns):
-            key = (s.index, phase)
-            cached = self._connz.get(key)
-            if cached is not None:
-                return cached  # two phases alternate, so counters still move
-        conns = s.conns[offset : offset + limit]
-        if phase:
-            conns = [
-                {**c, "in_msgs": c["in_msgs"] + 17, "out_msgs": c["out_msgs"] + 9}
-                for c in conns
+    def _conn_fragments(self, s: VirtualServer, phase: int) -> list[bytes]:
+        """Each connection of ``s`` encoded once per phase (counters move in 1)."""
+        key = (s.index, phase)
+        frags = self._conn_json.get(key)
+        if frags is None:
+            dumps = json.dumps
+            if phase:
+                frags = [
+                    dumps(
+                        {
+                            **c,
+                            "in_msgs": c["in_msgs"] + 17,
+                            "out_msgs": c["out_msgs"] + 9,
+                        }
+                    ).encode()
+                    for c in s.conns
+                ]
+            else:
+                frags = [dumps(c).encode() for c in s.conns]
+            self._conn_json[key] = frags
+        return frags
+
+    def _sorted(self, s: VirtualServer, sort: str) -> list[int]:
+        """Positions in ``s.conns`` in CONNZ order for ``sort``, computed once."""
+        key = (s.index, sort)
+        order = self._conn_order.get(key)
+        if order is None:
+            value, largest = CONNZ_SORTS[sort]
+            conns = s.conns
+            order = sorted(
+                range(len(conns)), key=lambda i: value(conns[i]), reverse=largest
+            )
+            self._conn_order[key] = order
+        return order
+
+    def _selected(
+        self, s: VirtualServer, sort: str, acc: str, user: str
+    ) -> tuple[list[int], int]:
+        """The sorted positions passing the ``acc`` and ``user`` filters, and the
+        count CONNZ reports as ``total`` (the account's, before the user filter)."""
+        order = self._sorted(s, sort)
+        if not acc and not user:
+            return order, len(order)
+        key = (s.index, sort, acc, user)
+        hit = self._conn_filtered.get(key)
+        if hit is None:
+            conns = s.conns
+            total = sum(1 for c in conns if c["account"] == acc) if acc else len(conns)
+            picked = [
+                i
+                for i in order
+                if (not acc or conns[i]["account"] == acc)
+                and (not user or conns[i]["authorized_user"] == user)
             ]
-        data = {
+            if len(self._conn_filtered) >= 4096:
+                self._conn_filtered.clear()
+            hit = self._conn_filtered[key] = (picked, total)
+        return hit
+
+    def connz(self, s: VirtualServer, body: dict[str, Any]) -> bytes:
+        """CONNZ as nats-server answers it: ``sort`` (counters largest first),
+        ``offset``, ``limit`` (default 1024), ``cid``, ``acc``, ``user`` and
+        ``state`` (0 open, 1 closed, 2 all; a virtual server closes nothing)."""
+        sort = str(body.get("sort") or "cid")
+        try:
+            offset = max(0, int(body.get("offset") or 0))
+            limit = int(body.get("limit") or 0) or 1024
+            state = int(body.get("state") or 0)
+            cid = int(body.get("cid") or 0)
+        except (TypeError, ValueError):
+            return self.error(s, "invalid CONNZ options")
+        if sort in ("stop", "reason"):
+            if state != 1:
+                return self.error(s, f"sort by {sort} only valid on closed connections")
+        elif sort not in CONNZ_SORTS:
+            return self.error(s, f"invalid sorting option: {sort}")
+        acc = str(body.get("acc") or "")
+        user = str(body.get("user") or "")
+        phase = self.tick % 2
+        if state == 1:
+            picked: list[int] = []
+            total = 0
+        elif cid > 0:
+            _, total = self._selected(s, "cid", acc, "")
+            picked = [
+                i
+                for i in ([cid - 1] if 0 < cid <= len(s.conns) else [])
+                if not acc or s.conns[i]["account"] == acc
+            ]
+            limit = 1
+        else:
+            selected, total = self._selected(s, sort, acc, user)
+            picked = selected[offset : offset + max(0, limit)]
+        frags = self._conn_fragments(s, phase)
+        head = {
             "server_id": s.id,
             "now": _now(),
-            "num_connections": len(conns),
-            "total": len(s.conns),
+            "num_connections": len(picked),
+            "total": total,
             "offset": offset,
             "limit": limit,
-            "connections": conns,
         }
-        payload = self.envelope(s, data)
-        if offset == 0 and limit >= len(s.conns):
-            self._connz[(s.index, phase)] = payload
-        return payload
+        return b"".join(
+            (
+                b'{"server":',
+                json.dumps(s.block()).encode(),
+                b',"data":',
+                json.dumps(head).encode()[:-1],
+                b',"connections":[',
+                b",".join([frags[i] for i in picked]),
+                b"]}}",
+            )
+        )
+
+    def error(self, s: VirtualServer, description: str) -> bytes:
+        """A monitoring error envelope, as nats-server sends for bad options."""
+        return json.dumps(
+            {"server": s.block(), "error": {"code": 400, "description": description}}
+        ).encode()
 
     def _stream(self, sid: int, s: VirtualServer, consumers: bool) -> dict[str, Any]:
         replicas = [self.servers[r] for r in self._replicas(sid)]
@@ -375,7 +507,9 @@ class Fleet:
             for s in self.servers:
                 for kind in _SMALL_KINDS:
                     self.reply(kind, s, {})
-                self.connz(s, {})
+                self._conn_fragments(s, tick)
+                for sort in CONNZ_SORTS:
+                    self._sorted(s, sort)
                 for body in (
                     {},
                     {"accounts": True},

@@ -628,15 +628,32 @@ class Collector:
         while True:
             now = time.perf_counter()
             stop = self._stop_at(rnd, deadline)
-            if now >= stop and rnd.queued and now < deadline:
-                # Replies wait in the client's queue (the loop was busy): the
-                # silence is ours, not the servers'. Process them first.
-                stop = deadline
+            if now >= stop and now < deadline:
+                if rnd.queued:
+                    # Replies wait in the client's queue (the loop was busy): the
+                    # silence is ours, not the servers'. Process them first.
+                    stop = deadline
+                elif await self._unread_replies(rnd):
+                    continue
             if now >= stop:
                 return
             rnd.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(rnd.changed.wait(), stop - now)
+
+    @staticmethod
+    async def _unread_replies(rnd: _Round) -> bool:
+        """Give the client's reader a few loop turns: after a busy loop, replies
+        can still sit unread in the socket. True when any arrived."""
+        before = len(rnd.replies) + len(rnd.errors) + rnd.malformed
+        for _ in range(3):
+            await asyncio.sleep(0)
+            if (
+                rnd.queued
+                or len(rnd.replies) + len(rnd.errors) + rnd.malformed > before
+            ):
+                return True
+        return False
 
     def _linger(self, sub: Any, until: float) -> None:
         """Keep the inbox open a while so late replies still reach ``on_late``."""

@@ -34,8 +34,10 @@ from natsops.harness import (
 
 STREAM, CONSUMER = "SECRETS", "watcher"
 
-#: Anything shaped like an nkey seed is a leak, whoever's it is.
-SEED_SHAPE = re.compile(r"S[UANOCPX][A-Z2-7]{50,}")
+#: Anything shaped like an nkey seed (58 base32 characters starting with S and a
+#: role letter, standing alone) is a leak, whoever's it is. Standing alone matters:
+#: a public key such as ``ASX...`` holds a seed-shaped run from its second letter.
+SEED_SHAPE = re.compile(r"(?<![A-Z2-7])S[UANOCPX][A-Z2-7]{56}(?![A-Z2-7])")
 
 
 @dataclass
@@ -114,9 +116,23 @@ async def _make_stream(dep: Deployment, who: Identity) -> None:
     nc = await nats.connect(servers=dep.urls, user_credentials=who.creds)
     try:
         js = nc.jetstream(timeout=10)
-        await js.add_stream(
-            api.StreamConfig(name=STREAM, subjects=[f"{STREAM}.>"], num_replicas=3)
-        )
+
+        async def created() -> bool:
+            # A young cluster can refuse its first streams for a moment (10008
+            # unavailable, 10039/10049 account not ready, 10005 no peers yet).
+            try:
+                await js.add_stream(
+                    api.StreamConfig(
+                        name=STREAM, subjects=[f"{STREAM}.>"], num_replicas=3
+                    )
+                )
+            except nats.js.errors.APIError as exc:
+                if exc.err_code in (10005, 10008, 10039, 10049):
+                    return False
+                raise
+            return True
+
+        await async_wait_for(created, 20, f"stream {STREAM} created", interval=0.2)
         await js.add_consumer(
             STREAM,
             api.ConsumerConfig(durable_name=CONSUMER, name=CONSUMER, num_replicas=3),
