@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from natsops.creds import redact as redact_secrets
 from natsops.errors import NatsopsError
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,6 @@ _SECRET_KEYS = re.compile(
     r"(seed|jwt|password|passwd|pass|token|secret|creds|credentials|nkey|private)",
     re.IGNORECASE,
 )
-_SEED = re.compile(r"\bS[OAUNCPX][A-Z2-7]{50,}\b")
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _CREDS_BLOCK = re.compile(
     r"-----BEGIN [A-Z ]+-----.*?------END [A-Z ]+------", re.DOTALL
 )
@@ -63,9 +62,7 @@ def redact(value: Any) -> Any:
     if isinstance(value, bytes):
         return redact(value.decode("utf-8", "replace"))
     if isinstance(value, str):
-        text = _CREDS_BLOCK.sub(_REDACTED, value)
-        text = _JWT.sub(_REDACTED, text)
-        return _SEED.sub(_REDACTED, text)
+        return redact_secrets(_CREDS_BLOCK.sub(_REDACTED, value), _REDACTED)
     return value
 
 

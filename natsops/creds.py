@@ -45,10 +45,10 @@ _SECRET = re.compile(
 )
 
 
-def redact(text: str) -> str:
+def redact(text: str, placeholder: str = "[redacted]") -> str:
     """``text`` with every seed-like (``SU...``, ``SA...``, ``SO...``) or JWT-like
-    (``eyJ...``) token replaced by ``[redacted]``. Public keys are kept."""
-    return _SECRET.sub("[redacted]", text)
+    (``eyJ...``) token replaced by ``placeholder``. Public keys are kept."""
+    return _SECRET.sub(placeholder, text)
 
 
 class RedactingFilter(logging.Filter):

@@ -12,6 +12,8 @@ import time as _time
 from datetime import datetime
 from typing import Any
 
+from natsops.creds import redact as redact_secrets
+
 INFO, WARNING, ERROR, CRITICAL = "info", "warning", "error", "critical"
 #: Severities from least to most severe.
 SEVERITIES = (INFO, WARNING, ERROR, CRITICAL)
@@ -88,8 +90,6 @@ KNOWN_KINDS = frozenset(
     ]
 )
 
-_JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-_SEED_RE = re.compile(r"\bS[UAOCNPX][A-Z2-7]{50,}\b")
 
 # The fast path for the storm kinds (connect, disconnect, account connections): the
 # server's encoder always writes these fields first and in this order, so they are
@@ -114,7 +114,7 @@ def _text(raw: bytes) -> str:
 
 def redact_text(text: str) -> str:
     """Replace anything shaped like a JWT or an nkey seed by ``<redacted>``."""
-    return _SEED_RE.sub(REDACTED, _JWT_RE.sub(REDACTED, text))
+    return redact_secrets(text, REDACTED)
 
 
 def _redact(value: Any) -> Any:
