@@ -105,14 +105,28 @@ async def _r3_stream(dep: Deployment, name: str) -> str:
         await js.add_stream(
             api.StreamConfig(name=name, subjects=[f"{name}.>"], num_replicas=3)
         )
-        for i in range(10):
-            await js.publish(f"{name}.x", str(i).encode())
 
         async def leader() -> str | None:
             info = await js.stream_info(name)
             return info.cluster.leader if info.cluster else None
 
-        return str(await async_wait_for(leader, WAIT, f"{name} leader"))
+        elected = str(await async_wait_for(leader, WAIT, f"{name} leader"))
+        for i in range(10):
+            # A stream just created on a young cluster may not answer its first
+            # publish while its replicas settle: retry, bounded.
+            async def published(i: int = i) -> bool:
+                try:
+                    await js.publish(f"{name}.x", str(i).encode(), timeout=2)
+                except (
+                    nats.js.errors.NoStreamResponseError,
+                    nats.errors.NoRespondersError,
+                    nats.errors.TimeoutError,
+                ):
+                    return False
+                return True
+
+            await async_wait_for(published, WAIT, f"publish {i} to {name}")
+        return elected
     finally:
         await nc.close()
 
