@@ -697,6 +697,16 @@ class Deployment:
             for user in (self.app_user, self.other_user):
                 if not await _jetstream_ready(nc.connected_url, user):
                     return f"JetStream of account {user.account_name} not ready"
+            if expected == set(self.servers):
+                # The meta leader places a stream only on peers whose statistics it
+                # has received; until then a full-size stream fails with "no
+                # suitable peers for placement" although every server is up.
+                for cluster, size in self.clusters:
+                    problem = await _placement_problem(
+                        nc.connected_url, self.app_user, cluster, size
+                    )
+                    if problem is not None:
+                        return problem
         return None
 
     # -- teardown -------------------------------------------------------------
@@ -743,6 +753,50 @@ async def _gather(
     finally:
         await sub.unsubscribe()
     return replies
+
+
+async def _placement_problem(
+    url: Any, user: Identity, cluster: str, replicas: int
+) -> str | None:
+    """Create and delete an in-memory stream with ``replicas`` replicas placed in
+    ``cluster``; the reason it cannot be placed yet, or None."""
+    import nats
+
+    name = f"natsops-ready-{cluster}"
+    config = {
+        "name": name,
+        "subjects": [f"_natsops.ready.{cluster}"],
+        "num_replicas": replicas,
+        "storage": "memory",
+        "placement": {"cluster": cluster},
+    }
+    address = f"nats://{url.hostname}:{url.port}" if url is not None else ""
+    try:
+        nc = await nats.connect(
+            servers=[address],
+            user_credentials=str(user.creds_path),
+            connect_timeout=2,
+            allow_reconnect=False,
+            max_reconnect_attempts=0,
+            name="natsops-harness",
+        )
+    except Exception as exc:  # readiness reports, never raises
+        return f"placement probe in {cluster} could not connect ({type(exc).__name__})"
+    try:
+        msg = await nc.request(
+            f"$JS.API.STREAM.CREATE.{name}", json.dumps(config).encode(), timeout=2
+        )
+        reply = json.loads(msg.data)
+        error = reply.get("error") if isinstance(reply, dict) else "malformed reply"
+        if error:
+            description = error.get("description") if isinstance(error, dict) else error
+            return f"R{replicas} stream not placeable in {cluster} yet ({description})"
+        await nc.request(f"$JS.API.STREAM.DELETE.{name}", b"", timeout=2)
+        return None
+    except Exception as exc:  # readiness reports, never raises
+        return f"placement probe in {cluster} failed ({type(exc).__name__})"
+    finally:
+        await nc.close()
 
 
 async def _jetstream_ready(url: Any, user: Identity) -> bool:
