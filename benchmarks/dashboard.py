@@ -715,10 +715,11 @@ async def _storm_natsops(
 
             table.action_cursor = counted  # type: ignore[method-assign]
             store = source.events
-            seen0, pulls0 = store.seen, view.pulls
+            seen0 = store.seen
             proc = await _publish(dep, user, "STORMNATSOPS", rate, secs)
             await _wait(lambda: store.seen > seen0 + 1000, 30)
             t0 = time.perf_counter()
+            pulls0 = view.pulls
             keys: list[float] = []
             i = 0
             while proc.returncode is None and time.perf_counter() - t0 < secs:

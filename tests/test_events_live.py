@@ -249,7 +249,10 @@ async def _publish_storm(
         await nc.close()
 
 
-async def test_storm_through_a_real_server_counts_exactly(cluster: Deployment) -> None:
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "nats-py-callback"])
+async def test_storm_through_a_real_server_counts_exactly(
+    cluster: Deployment, direct: bool
+) -> None:
     account = f"STORM{uuid.uuid4().hex[:6].upper()}"
     messages = storm(50_000, servers=5, account=account, skip_every=250)
     store = EventStore(capacity=1_000, gap_grace=0.2)
@@ -261,7 +264,10 @@ async def test_storm_through_a_real_server_counts_exactly(cluster: Deployment) -
         accounts=False,
         store=store,
         subjects=[f"$SYS.ACCOUNT.{account}.>"],
+        direct=direct,
     ) as (feed, store, _app):
+        # the direct path is taken exactly when asked for (nats-py is pinned)
+        assert all((entry.sinks is not None) == direct for entry in feed._subs)
         await _publish_storm(cluster, messages)
         await async_wait_for(
             lambda: store.seen >= len(messages), 60, "every storm event"
@@ -365,9 +371,13 @@ async def test_client_side_slow_consumer_is_counted_and_noticed(
     account = f"SLOW{uuid.uuid4().hex[:6].upper()}"
     messages = storm(3_000, account=account)
     store = EventStore(capacity=100)
-    # a tiny client buffer, so that a busy loop overflows it
+    # a tiny client buffer, so that a busy loop overflows it; that buffer is only
+    # used when the feed takes nats-py's callback path
     feed = EventFeed(
-        store, subjects=[f"$SYS.ACCOUNT.{account}.>"], pending_msgs_limit=5
+        store,
+        subjects=[f"$SYS.ACCOUNT.{account}.>"],
+        pending_msgs_limit=5,
+        direct=False,
     )
     hub = await Hub.open(settings)
     try:
@@ -426,3 +436,58 @@ async def test_the_queue_is_also_bounded_in_bytes() -> None:
     assert feed.push(*messages[0])
     await feed.stop()
     assert store.seen == accepted + 1
+
+
+async def test_the_direct_path_leaves_other_subscriptions_alone(
+    cluster: Deployment,
+) -> None:
+    """Requests and plain subscriptions on the feed's own connection still get
+    nats-py's messages; the client's statistics count the events; stopping the
+    feed removes its sinks."""
+    account = f"SIDE{uuid.uuid4().hex[:6].upper()}"
+    messages = storm(500, account=account)
+    async with _feed(
+        cluster,
+        urls=cluster.urls[:1],
+        accounts=False,
+        subjects=[f"$SYS.ACCOUNT.{account}.>"],
+    ) as (feed, store, _app):
+        nc = feed._subs[0].sub._conn
+        sinks = nc._natsops_sinks
+        assert set(sinks) == {entry.sub._id for entry in feed._subs}
+        before = nc.stats["in_msgs"]
+        await _publish_storm(cluster, messages)
+        await async_wait_for(lambda: store.seen == len(messages), 30, "the storm")
+        assert nc.stats["in_msgs"] - before >= len(messages)
+        assert feed._subs[0].sub.delivered == len(messages)
+        assert feed.client_dropped == 0 and feed.dropped == 0
+
+        # a request on the same connection answers through nats-py as before
+        reply = await nc.request("$SYS.REQ.SERVER.PING.STATSZ", b"", timeout=5)
+        assert json.loads(reply.data)["server"]["name"] in cluster.servers
+        seen: list[str] = []
+
+        async def on_side(msg: Any) -> None:
+            seen.append(msg.subject)
+
+        side = await nc.subscribe(f"$SYS.ACCOUNT.{account}.CONNECT", cb=on_side)
+        await _publish_storm(cluster, storm(4, account=account))
+        await async_wait_for(lambda: len(seen) == 2, 10, "the plain subscription")
+        await side.unsubscribe()
+        await feed.stop()
+        assert sinks == {}
+
+
+def test_the_direct_path_refuses_a_client_it_does_not_know() -> None:
+    """Any other client shape keeps nats-py's callback path."""
+    from natsops.events.feed import _direct_delivery
+
+    class OtherClient:
+        stats: dict[str, int] = {}
+        _subs: dict[int, Any] = {}
+
+        async def _process_msg(self, sid: int, subject: bytes, data: bytes) -> None:
+            raise AssertionError("never called")
+
+    assert _direct_delivery(OtherClient()) is None
+    assert _direct_delivery(object()) is None

@@ -483,3 +483,33 @@ def test_exported_svgs_keep_their_spaces() -> None:
     fixed = preserve_svg_spaces(svg)
     assert fixed.startswith('<svg xml:space="preserve" class="rich-terminal"')
     assert preserve_svg_spaces(fixed) == fixed
+
+
+async def test_a_cursor_move_in_a_scrolled_table_is_painted_at_once() -> None:
+    """Far down a long table, up and down repaint the two cursor lines (and only
+    the cursor moves: a refresh of lines outside the window would paint nothing
+    until the next full refresh)."""
+    from textual.app import App, ComposeResult
+
+    from natsops.ui.table import WindowedTable
+
+    model = TableModel(COLUMNS, sort="n")
+    model.set_rows(rows([(f"row{i:04d}", i) for i in range(2_000)]))
+    table = WindowedTable(model)
+
+    class TableApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield table
+
+    async with TableApp().run_test(size=(60, 20)) as pilot:
+        table.focus()
+        table.sync()
+        table.move_cursor(1_500)
+        await pilot.pause()
+        assert table.scroll_y > 1_000
+        for key, row in (("up", 1_499), ("down", 1_500), ("down", 1_501)):
+            before = table.lines_rendered
+            await pilot.press(key)
+            await pilot.pause()
+            assert table.cursor == row
+            assert table.lines_rendered > before, f"{key} was not painted"

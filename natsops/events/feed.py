@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections import deque
@@ -71,13 +72,66 @@ def denial_text(denied: Sequence[tuple[str, str]]) -> str:
 
 
 class _Sub:
-    __slots__ = ("count", "source", "sub", "subject")
+    __slots__ = ("count", "sinks", "source", "sub", "subject")
 
     def __init__(self, source: str, subject: str) -> None:
         self.source = source
         self.subject = subject
         self.sub: Any = None
         self.count = 0
+        self.sinks: dict[int, Sink] | None = None  # the client's direct sinks
+
+
+#: The parameters of nats-py's ``Client._process_msg`` the direct path replaces.
+_PROCESS_MSG_PARAMS = ("self", "sid", "subject", "reply", "data", "headers")
+
+Sink = Callable[[bytes, bytes], None]
+
+
+def _direct_delivery(nc: Any) -> dict[int, Sink] | None:
+    """The table of direct sinks of nats-py client ``nc``, installing the hook on
+    first use; None when ``nc`` is not a nats-py client this hook knows.
+
+    nats-py builds a ``Msg``, queues it and runs a coroutine callback for every
+    message; for a flood of events that costs more than parsing them. The hook
+    wraps the client's ``_process_msg`` (per instance, nothing global): a message
+    for a subscription with a sink goes straight to the sink as bytes, keeping the
+    client's statistics and delivered count; everything else (other
+    subscriptions, messages with headers) takes nats-py's own path unchanged.
+    """
+    sinks = getattr(nc, "_natsops_sinks", None)
+    if isinstance(sinks, dict):
+        return sinks
+    method = getattr(type(nc), "_process_msg", None)
+    if method is None or not isinstance(getattr(nc, "_subs", None), dict):
+        return None
+    try:
+        params = tuple(inspect.signature(method).parameters)
+    except (TypeError, ValueError):
+        return None
+    stats = getattr(nc, "stats", None)
+    if params != _PROCESS_MSG_PARAMS or not isinstance(stats, dict):
+        return None
+    table: dict[int, Sink] = {}
+    original = nc._process_msg
+    subs = nc._subs
+
+    async def process_msg(
+        sid: int, subject: bytes, reply: bytes, data: bytes, headers: Any
+    ) -> None:
+        sink = table.get(sid)
+        sub = subs.get(sid)
+        if sink is None or headers or sub is None:
+            await original(sid, subject, reply, data, headers)
+            return
+        stats["in_msgs"] += 1
+        stats["in_bytes"] += len(data)
+        sub._received += 1
+        sink(subject, data)
+
+    nc._process_msg = process_msg
+    nc._natsops_sinks = table
+    return table
 
 
 class EventFeed:
@@ -105,8 +159,10 @@ class EventFeed:
         batch_size: int = 1_000,
         pending_msgs_limit: int = PENDING_MSGS_LIMIT,
         pending_bytes_limit: int = PENDING_BYTES_LIMIT,
+        direct: bool = True,
     ) -> None:
         self.store = store
+        self.direct = direct
         self.roster = roster
         self.on_server_state = on_server_state
         self.on_denied = on_denied
@@ -253,6 +309,8 @@ class EventFeed:
                 self._hub.remove_state_listener(self._on_conn_event)
             self._hub = None
         for s in self._subs:
+            if s.sinks is not None:
+                s.sinks.pop(getattr(s.sub, "_id", None), None)  # type: ignore[arg-type]
             with contextlib.suppress(Exception):
                 await s.sub.unsubscribe()
         self._subs.clear()
@@ -292,6 +350,11 @@ class EventFeed:
                     pending_msgs_limit=self.pending_msgs_limit,
                     pending_bytes_limit=self.pending_bytes_limit,
                 )
+                sinks = _direct_delivery(nc) if self.direct else None
+                sid = getattr(entry.sub, "_id", None)
+                if sinks is not None and isinstance(sid, int):
+                    sinks[sid] = self._sink(entry)
+                    entry.sinks = sinks
                 self._subs.append(entry)
             await nc.flush(timeout=10)
         except NatsopsError:
@@ -322,6 +385,28 @@ class EventFeed:
                 wake.set()
 
         return on_msg
+
+    def _sink(self, entry: _Sub) -> Sink:
+        """The direct path's equivalent of :meth:`_callback` (see
+        :func:`_direct_delivery`)."""
+        raw = self._raw
+        wake = self._wake
+        source = entry.source
+        raw_limit = self.raw_limit
+        bytes_limit = self.raw_bytes_limit
+
+        def sink(subject: bytes, data: bytes) -> None:
+            entry.count += 1
+            if len(raw) >= raw_limit or self._raw_bytes > bytes_limit:
+                self.raw_dropped += 1
+                self._last_drop = time.monotonic()
+                return
+            self._raw_bytes += len(data)
+            raw.append((subject.decode(errors="replace"), data, source))
+            if not wake.is_set():
+                wake.set()
+
+        return sink
 
     # -- direct input (tests, benchmarks, replays) -------------------------------
 

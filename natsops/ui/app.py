@@ -477,12 +477,12 @@ class NatsopsApp(App[int]):
         self._poll_timer = self.set_timer(self.refresh_interval, self.poll_now)
 
     def _pull_events(self) -> None:
-        # TODO: during a 20,000 events/s storm the key response is about 55-115 ms
-        # at the median but 145-180 ms at p95 on a shared 2-core machine: nats-py
-        # hands every message to a callback on this loop and the feed parses in
-        # batches of 1,000 here too, so a key can queue behind both. A trial with
-        # the feed on its own connection in a thread did not help (the GIL); a
-        # lighter per-message path in the feed or the client is what is left.
+        # TODO: during a 20,000 events/s storm keys answer in 10-45 ms at the
+        # median but 60-150 ms at p95 (it varies run to run) on a shared 2-core
+        # machine: parsing, pulls and repaints share this loop, and a key's repaint
+        # takes several hops through Textual's message queues, each of which can
+        # wait behind a pull (about 12 ms) or a full repaint (15-25 ms). Deferring
+        # pulls while keys arrive made no measurable difference.
         view = self.views["events"]
         if self.current == "events" and not self.paused:
             assert isinstance(view, EventsView)

@@ -602,9 +602,11 @@ class WindowedTable(ScrollView, can_focus=True):
         self._keep_cursor_visible()
         if changed:
             if round(self.scroll_y) == top:
-                # Only the two cursor lines changed (line 0 is the header).
-                self.refresh_line(old + 1 + top)
-                self.refresh_line(index + 1 + top)
+                # Only the two cursor lines changed. ``refresh_line`` takes virtual
+                # lines (it subtracts the scroll): row i is virtual line i + 1, as
+                # line 0 of the widget is the header.
+                self.refresh_line(old + 1)
+                self.refresh_line(index + 1)
             else:
                 self.refresh()
             self.post_message(self.Highlighted(self, key))
