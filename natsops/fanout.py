@@ -561,18 +561,24 @@ class Collector:
         elapsed = time.perf_counter() - t0
         missing = sorted(expected - rnd.answered)
         self._mark_missing(missing)
-        self._linger(sub, t0 + max(self.late_window, timeout))
         if not rnd.answered and not rnd.malformed and not expected:
             log.debug("no server answered %s", subject)
-        return FanoutResult(
+        result = FanoutResult(
             kind=kind,
-            replies=dict(rnd.replies),
-            errors=dict(rnd.errors),
+            replies=rnd.replies,
+            errors=rnd.errors,
             missing=missing,
             expected=set(expected),
             elapsed=elapsed,
             malformed=rnd.malformed,
         )
+        # The inbox stays open for late replies, and with it this round: it must
+        # not keep every reply alive too (a JSZ round of a large fleet holds tens
+        # of megabytes). The result owns them now.
+        rnd.replies = {}
+        rnd.errors = {}
+        self._linger(sub, t0 + max(self.late_window, timeout))
+        return result
 
     def _receive(self, rnd: _Round, kind: str, msg: Msg) -> None:
         now = time.perf_counter()

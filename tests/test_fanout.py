@@ -258,3 +258,27 @@ async def test_silence_rule_without_roster_is_short(
     assert time.perf_counter() - start < 0.3 + 0.2
     await asyncio.sleep(0)
     await collector.close()
+
+
+async def test_a_finished_round_keeps_no_replies_while_its_inbox_lingers(
+    cluster: Deployment, sys_nc: Client
+) -> None:
+    """The inbox stays open for late replies; the replies themselves belong to the
+    result alone (a JSZ round of a large fleet is tens of megabytes)."""
+    import gc
+
+    def replies_alive() -> int:
+        return sum(isinstance(o, Reply) for o in gc.get_objects())
+
+    collector = Collector(sys_nc)
+    await collector.discover()
+    gc.collect()
+    before = replies_alive()
+    result = await collector.ping("VARZ")
+    assert len(result.replies) == len(cluster.servers)
+    assert replies_alive() >= before + len(cluster.servers)
+    del result
+    gc.collect()
+    assert collector._lingering, "the inbox should still be open for late replies"
+    assert replies_alive() == before
+    await collector.close()
