@@ -635,6 +635,7 @@ class GcPauses:
 
     def __init__(self) -> None:
         self.worst = 0.0
+        self.worst_generation = -1
         self.count = 0
         self._t0 = 0.0
 
@@ -643,7 +644,10 @@ class GcPauses:
             self._t0 = time.perf_counter()
         else:
             self.count += 1
-            self.worst = max(self.worst, time.perf_counter() - self._t0)
+            took = time.perf_counter() - self._t0
+            if took > self.worst:
+                self.worst = took
+                self.worst_generation = int(info.get("generation", -1))
 
     def __enter__(self) -> GcPauses:
         gc.callbacks.append(self._cb)
@@ -984,6 +988,7 @@ async def dashboard_phase(args: argparse.Namespace) -> list[Line]:
         Line(
             f"dashboard longest garbage-collector pause ({pauses.count} runs)",
             pauses.worst * 1000,
+            note=f"generation {pauses.worst_generation}",
         )
     )
     lines.append(

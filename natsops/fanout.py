@@ -16,7 +16,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from nats.aio.client import Client
@@ -371,6 +371,27 @@ class FanoutResult:
     def complete(self) -> bool:
         return not self.missing and not self.errors and not self.malformed
 
+    def without_payloads(self, *keep: str) -> FanoutResult:
+        """The same roll call (who answered, how fast, errors, missing) with only
+        the ``keep`` fields of each reply's data: for keeping a large result's
+        roll call once its rows are built. ``self`` is left as it is."""
+
+        def trimmed(reply: Reply) -> Reply:
+            data = reply.data or {}
+            return replace(
+                reply, data={k: data[k] for k in keep if k in data}, raw=None
+            )
+
+        return FanoutResult(
+            kind=self.kind,
+            replies={n: trimmed(r) for n, r in self.replies.items()},
+            errors=dict(self.errors),
+            missing=list(self.missing),
+            expected=set(self.expected),
+            elapsed=self.elapsed,
+            malformed=self.malformed,
+        )
+
     def data(self) -> dict[str, dict[str, Any]]:
         """Server name to the ``data`` block of its successful reply."""
         return {name: r.data for name, r in self.replies.items() if r.data is not None}
@@ -547,6 +568,10 @@ class Collector:
 
         async def on_msg(msg: Msg) -> None:
             self._receive(rnd, kind, msg)
+            # nats-py hands queued replies to this callback one after another
+            # without returning to the loop; a fleet's JSZ replies decoded in one
+            # go would stall everything else on it for hundreds of milliseconds.
+            await asyncio.sleep(0)
 
         sub = await self.nc.subscribe(inbox, cb=on_msg)
         rnd.sub = sub

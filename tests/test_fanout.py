@@ -149,10 +149,14 @@ async def test_error_and_malformed_replies_are_reported(
     sub = await imposter.subscribe("$SYS.REQ.SERVER.PING.STATSZ", cb=garbage)
     await imposter.flush()
     try:
-        # Without a roster the collector waits for a short silence, so the
-        # imposter's reply is counted rather than arriving late.
-        result = await Collector(sys_nc).ping("STATSZ")
+        # A server that never answers keeps the round open until its deadline,
+        # so the imposter's reply is counted however late it comes.
+        expected = set(cluster.servers) | {"never-answers"}
+        result = await Collector(sys_nc)._collect(
+            "$SYS.REQ.SERVER.PING.STATSZ", "STATSZ", b"", expected, 1.0, None
+        )
         assert set(result.replies) == set(cluster.servers)
+        assert result.missing == ["never-answers"]
         assert result.malformed == 1
         assert "1 malformed replies" in result.roll_call()
     finally:
@@ -282,3 +286,38 @@ async def test_a_finished_round_keeps_no_replies_while_its_inbox_lingers(
     assert collector._lingering, "the inbox should still be open for late replies"
     assert replies_alive() == before
     await collector.close()
+
+
+def test_without_payloads_keeps_the_roll_call_and_leaves_the_original() -> None:
+    from natsops.fanout import FanoutResult
+
+    def reply(name: str, data: dict[str, object]) -> Reply:
+        doc = {"server": {"name": name, "id": name.upper()}, "data": data}
+        parsed = parse_envelope(json.dumps(doc).encode(), 0.002)
+        assert parsed is not None
+        return parsed
+
+    error = {"code": 500, "description": "x"}
+    bad = parse_envelope(
+        json.dumps({"server": {"name": "c", "id": "C"}, "error": error}).encode()
+    )
+    assert bad is not None
+    result = FanoutResult(
+        kind="JSZ",
+        replies={
+            "a": reply("a", {"meta_cluster": {"leader": "a"}, "account_details": [1]}),
+            "b": reply("b", {"meta_cluster": {"leader": "a"}, "account_details": [2]}),
+        },
+        errors={"c": bad},
+        missing=["d"],
+        expected={"a", "b", "c", "d"},
+        elapsed=0.01,
+    )
+    slim = result.without_payloads("meta_cluster")
+    assert slim.roll_call() == result.roll_call()
+    assert result.roll_call() == "3/4 servers, missing: d, errors: c (500 x)"
+    assert slim.data() == {n: {"meta_cluster": {"leader": "a"}} for n in ("a", "b")}
+    assert all(r.raw is None for r in slim.replies.values())
+    assert slim.replies["a"].latency == result.replies["a"].latency
+    assert result.data()["a"]["account_details"] == [1]  # the original is intact
+    assert result.without_payloads().data() == {"a": {}, "b": {}}

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 
+from natsops.dispose import dispose_later
 from natsops.errors import NatsopsError, NotFound
 from natsops.ui import fmt
 from natsops.ui.table import Column, Entry, Row, WindowedTable
@@ -284,13 +285,16 @@ class ConnectionsView(TableView):
                     if isinstance(conn, dict):
                         append(connection_entry(server, conn, names))
                 await asyncio.sleep(0)
-            # The rows hold what they show; let this server's JSON go now.
-            data["connections"] = []
         if scope["mode"] == "top":
             entries = top_entries(entries, self.COLUMNS, *scope["sort"], limit)
             # CONNZ counts a user filter's matches before filtering them.
             scope["matching"] = None if "user" in body else matching
-        return Fetched(self.NAME, result=result, entries=entries, extra=scope)
+        # The rows hold what they show: keep the roll call, let the replies go a
+        # slice at a time (never mutated: a recording shares them).
+        slim = result.without_payloads()
+        dispose_later(result)
+        del result
+        return Fetched(self.NAME, result=slim, entries=entries, extra=scope)
 
     def apply(self, fetched: Fetched) -> None:
         self.scope = dict(fetched.extra)
