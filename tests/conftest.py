@@ -47,3 +47,13 @@ def _no_server_left_behind() -> Iterator[None]:
     leftover = [p for p in harness._live if p.poll() is None]
     harness._kill_all_live()
     assert not leftover, f"{len(leftover)} nats-server processes were left running"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _collection_left_on() -> Iterator[None]:
+    """The dashboard holds the garbage collector during refreshes; after every
+    module's apps have exited it must be on again."""
+    import gc
+
+    yield
+    assert gc.isenabled(), "the garbage collector was left disabled"

@@ -513,3 +513,20 @@ async def test_a_cursor_move_in_a_scrolled_table_is_painted_at_once() -> None:
             await pilot.pause()
             assert table.cursor == row
             assert table.lines_rendered > before, f"{key} was not painted"
+
+
+def test_collection_is_held_and_released_in_pairs() -> None:
+    import gc
+
+    from natsops.ui.app import gc_hold, gc_release
+
+    assert gc.isenabled()
+    gc_hold()
+    gc_hold()
+    assert not gc.isenabled()
+    gc_release()
+    assert not gc.isenabled()
+    gc_release()
+    assert gc.isenabled()
+    gc_release()  # an extra release changes nothing
+    assert gc.isenabled()

@@ -331,6 +331,7 @@ class NatsopsApp(App[int]):
         self._inflight: set[str] = set()
         self._again: set[str] = set()
         self._poll_timer: Timer | None = None
+        self._gc_held = 0  # gc_hold() calls of fetches whose PollDone is due
         self.identity_bar = IdentityBar(id="identity")
         self.status_bar = StatusBar(id="status")
         names = sorted({w for cls in VIEW_CLASSES for w in (cls.NAME, *cls.ALIASES)})
@@ -366,6 +367,13 @@ class NatsopsApp(App[int]):
         self.set_interval(EVENT_PULL_INTERVAL, self._pull_events, name="events")
         self.views[self.current].focus_main()
         self._start()
+
+    def on_unmount(self) -> None:
+        # A fetch cut short by the exit never reports PollDone: collection must
+        # not stay off for whatever else runs in this process.
+        while self._gc_held:
+            self._gc_held -= 1
+            gc_release()
 
     def apply_theme(self, name: str) -> bool:
         """Switch theme by name; an unknown name keeps the current one and says so."""
@@ -445,6 +453,7 @@ class NatsopsApp(App[int]):
     async def _fetch(self, view: View) -> None:
         t0 = time.perf_counter()
         gc_hold()  # released when PollDone, posted after Data, is handled
+        self._gc_held += 1
         try:
             fetched = await view.fetch(self.source)
             if isinstance(view, TableView):
@@ -493,7 +502,9 @@ class NatsopsApp(App[int]):
             self.update_status()
 
     def on_natsops_app_poll_done(self, message: PollDone) -> None:
-        gc_release()
+        if self._gc_held:
+            self._gc_held -= 1
+            gc_release()
         self._inflight.discard(message.view)
         if message.view != self.current:
             return
