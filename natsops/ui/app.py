@@ -522,12 +522,14 @@ class NatsopsApp(App[int]):
         self._poll_timer = self.set_timer(self.refresh_interval, self.poll_now)
 
     def _pull_events(self) -> None:
-        # TODO: during a 20,000 events/s storm keys answer in 10-45 ms at the
-        # median but 60-150 ms at p95 (it varies run to run) on a shared 2-core
-        # machine: parsing, pulls and repaints share this loop, and a key's repaint
-        # takes several hops through Textual's message queues, each of which can
-        # wait behind a pull (about 12 ms) or a full repaint (15-25 ms). Deferring
-        # pulls while keys arrive made no measurable difference.
+        # TODO: during a 20,000 events/s storm keys answer in 25-45 ms at the
+        # median and 60-100 ms at p95 on a shared 2-core machine, so the 100 ms
+        # target holds only just: parsing, pulls and repaints share this loop, and
+        # a key's repaint takes several hops through Textual's message queues, each
+        # of which can wait behind a pull (about 12 ms) or a full repaint (15-25
+        # ms). Tried and dropped: deferring pulls while keys arrive (no measurable
+        # difference), halving the pulls in a storm (median 10 ms, but larger
+        # pulls made p95 worse, up to 190 ms).
         view = self.views["events"]
         if self.current == "events" and not self.paused:
             assert isinstance(view, EventsView)
