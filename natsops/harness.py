@@ -760,7 +760,6 @@ async def _placement_problem(
 ) -> str | None:
     """Create and delete an in-memory stream with ``replicas`` replicas placed in
     ``cluster``; the reason it cannot be placed yet, or None."""
-    import nats
 
     name = f"natsops-ready-{cluster}"
     config = {
@@ -770,16 +769,8 @@ async def _placement_problem(
         "storage": "memory",
         "placement": {"cluster": cluster},
     }
-    address = f"nats://{url.hostname}:{url.port}" if url is not None else ""
     try:
-        nc = await nats.connect(
-            servers=[address],
-            user_credentials=str(user.creds_path),
-            connect_timeout=2,
-            allow_reconnect=False,
-            max_reconnect_attempts=0,
-            name="natsops-harness",
-        )
+        nc = await _probe_connection(url, user)
     except Exception as exc:  # readiness reports, never raises
         return f"placement probe in {cluster} could not connect ({type(exc).__name__})"
     try:
@@ -799,12 +790,12 @@ async def _placement_problem(
         await nc.close()
 
 
-async def _jetstream_ready(url: Any, user: Identity) -> bool:
-    """Whether the account of ``user`` answers ``$JS.API.INFO`` without an error."""
+async def _probe_connection(url: Any, user: Identity) -> Any:
+    """A short-lived connection of ``user`` to the server at ``url``, no reconnects."""
     import nats
 
     address = f"nats://{url.hostname}:{url.port}" if url is not None else ""
-    nc = await nats.connect(
+    return await nats.connect(
         servers=[address],
         user_credentials=str(user.creds_path),
         connect_timeout=2,
@@ -812,6 +803,11 @@ async def _jetstream_ready(url: Any, user: Identity) -> bool:
         max_reconnect_attempts=0,
         name="natsops-harness",
     )
+
+
+async def _jetstream_ready(url: Any, user: Identity) -> bool:
+    """Whether the account of ``user`` answers ``$JS.API.INFO`` without an error."""
+    nc = await _probe_connection(url, user)
     try:
         msg = await nc.request("$JS.API.INFO", b"", timeout=1)
         reply = json.loads(msg.data)
