@@ -161,3 +161,29 @@ async def test_no_account_user_no_stream_ops(
             assert (await stream_info(app, name))["cluster"]["leader"] != host
         finally:
             await app.close()
+
+
+async def test_removal_impact_reads_every_page_of_accounts(
+    cluster: Deployment, tmp_path: Path
+) -> None:
+    """With one account per JSZ page, the streams of both accounts on a server are
+    still found: the later pages come from the server's own subject."""
+    async with operator_for(cluster, tmp_path, accounts=("APP", "OTHER")) as (
+        op,
+        _,
+        clients,
+    ):
+        names = {}
+        for account in ("APP", "OTHER"):
+            name = unique(f"PG{account}")
+            await make_stream(clients[account], name, replicas=1)
+            names[account] = name
+        hosts = {
+            account: (await stream_info(clients[account], name))["cluster"]["leader"]
+            for account, name in names.items()
+        }
+        op.jsz_page_size = 1
+        for account, name in names.items():
+            plan = await op.plan_server_remove(hosts[account], evacuate=True)
+            assert f"{account}/{name}" in plan.streams, plan.streams
+            assert not any("pages missing" in w for w in plan.warnings)

@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 _ACCOUNT_KEY = re.compile(r"^A[A-Z2-7]{55}$")
 _API = "$JS.API"
 _PING = "$SYS.REQ.SERVER.PING"
+#: nats-server's own JSZ page of account details.
+JSZ_PAGE_SIZE = 1024
 
 T = TypeVar("T")
 
@@ -178,6 +180,8 @@ class Operator:
         self._collector = collector
         self._own_collector = collector is None
         self._identities: dict[int, dict[str, str]] = {}
+        #: Accounts per JSZ page when every account's assets must be seen.
+        self.jsz_page_size = JSZ_PAGE_SIZE
 
     @classmethod
     def from_hub(cls, hub: Any, **kwargs: Any) -> Operator:
@@ -271,6 +275,22 @@ class Operator:
             collector.nc,
             [f"{_PING}.{kind.upper()}"],
             collector.ping(kind, body, flt, timeout=timeout or self.timeout, want=want),
+        )
+
+    async def _every_account_jsz(self, body: dict[str, Any]) -> FanoutResult:
+        """JSZ with the details of every account of every server: the first page
+        from the fan-out, the rest from each server's own subject."""
+        collector = self.collector
+        return await self._guarded(
+            collector.nc,
+            [f"{_PING}.JSZ"],
+            collector.paged(
+                "JSZ",
+                body,
+                "account_details",
+                page_size=self.jsz_page_size,
+                timeout=self.timeout,
+            ),
         )
 
     def _account_link(self, ref: str) -> AccountClient:
@@ -1203,9 +1223,7 @@ class Operator:
         if server == leader:
             warnings.append(f"{server} is the meta leader: a new one will be elected")
         body = {"accounts": True, "streams": True, "consumer": True, "config": True}
-        # TODO: page JSZ by account (offset/limit) for servers with more than 1024
-        # accounts; today the impact list covers the first page of each server.
-        result = await self._ping("JSZ", body)
+        result = await self._every_account_jsz(body)
         streams, consumers = groups_from_jsz(result.data())
         risks: list[Risk] = []
         for group, problem in risks_for_removal([*streams, *consumers], server):
@@ -1224,6 +1242,17 @@ class Operator:
             warnings.append(
                 "JSZ incomplete, assets on silent servers not checked: "
                 + ", ".join(result.missing)
+            )
+        short = sorted(
+            name
+            for name, data in result.data().items()
+            if isinstance(data.get("total"), int)
+            and len(data.get("account_details") or ()) < data["total"]
+        )
+        if short:
+            warnings.append(
+                "JSZ pages missing, some accounts' assets not checked on: "
+                + ", ".join(short)
             )
         subject = f"{_API}.SERVER.EVACUATE" if evacuate else f"{_API}.SERVER.REMOVE"
         effect = (
