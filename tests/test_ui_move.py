@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import nats.errors
+import nats.js.errors
 import pytest
 from nats.js.api import Placement
 
@@ -46,7 +48,34 @@ async def _stream(
             placement=Placement(cluster="c1"),
         )
         payload = b"m" * size
-        for _ in range(messages):
+
+        async def leader() -> bool:
+            info = await js.stream_info(name)
+            return bool(info.cluster and info.cluster.leader)
+
+        await async_wait_for(leader, 15, f"{name} leader")
+
+        # The first message is acknowledged (and de-duplicated, should a lost ack
+        # make it go twice): once it is stored, the path from this connection to
+        # the new stream is known to work, and the rest need no acks.
+        async def first() -> bool:
+            try:
+                await js.publish(
+                    f"{name.lower()}.data",
+                    payload,
+                    timeout=2,
+                    headers={"Nats-Msg-Id": f"{name}-first"},
+                )
+            except (
+                nats.js.errors.NoStreamResponseError,
+                nats.errors.NoRespondersError,
+                nats.errors.TimeoutError,
+            ):
+                return False
+            return True
+
+        await async_wait_for(first, 15, f"the first message in {name}")
+        for _ in range(messages - 1):
             await nc.publish(f"{name.lower()}.data", payload)
         await nc.flush()
 
