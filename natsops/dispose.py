@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import time
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 #: Containers smaller than this are dropped whole (their cascade is short).
@@ -104,6 +106,48 @@ class Disposer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+
+
+_gc_holds = 0
+_gc_was_enabled = False
+
+
+def gc_hold() -> None:
+    """No cyclic collections from here until the matching :func:`gc_release`.
+
+    A refresh of a large fleet decodes and builds a million objects in under a
+    second; the collections they trigger walk the heap again and again (a full one
+    takes a couple of hundred milliseconds at that size) though none of it is
+    cyclic garbage. The dashboard holds collection from the start of a fetch until
+    its rows are applied and frozen. Every pause of the collector in natsops goes
+    through this counter: one that saved and restored ``gc.isenabled()`` around an
+    await could, interleaved with another, leave collection off for good.
+    """
+    global _gc_holds, _gc_was_enabled
+    if _gc_holds == 0:
+        _gc_was_enabled = gc.isenabled()
+        gc.disable()
+    _gc_holds += 1
+
+
+def gc_release() -> None:
+    """End one :func:`gc_hold`; collection resumes after the last."""
+    global _gc_holds
+    if _gc_holds == 0:
+        return
+    _gc_holds -= 1
+    if _gc_holds == 0 and _gc_was_enabled:
+        gc.enable()
+
+
+@contextlib.contextmanager
+def gc_held() -> Iterator[None]:
+    """:func:`gc_hold` for the duration of a ``with`` block."""
+    gc_hold()
+    try:
+        yield
+    finally:
+        gc_release()
 
 
 _shared = Disposer()

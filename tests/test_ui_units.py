@@ -518,7 +518,19 @@ async def test_a_cursor_move_in_a_scrolled_table_is_painted_at_once() -> None:
 def test_collection_is_held_and_released_in_pairs() -> None:
     import gc
 
-    from natsops.ui.app import gc_hold, gc_release
+    from natsops.dispose import gc_held, gc_hold, gc_release
+
+    # Interleaved as a fetch's hold and a table's burst can be, in both orders.
+    with gc_held():
+        gc_hold()
+    assert not gc.isenabled()
+    gc_release()
+    assert gc.isenabled()
+    gc_hold()
+    with gc_held():
+        gc_release()
+        assert not gc.isenabled()
+    assert gc.isenabled()
 
     assert gc.isenabled()
     gc_hold()

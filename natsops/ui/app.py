@@ -27,6 +27,7 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Input, Static
 
 from natsops.audit import redact
+from natsops.dispose import gc_hold, gc_release
 from natsops.errors import NatsopsError
 from natsops.fanout import LAME_DUCK, MISSING, SHUTDOWN, FanoutResult, Roster
 from natsops.ui import actions
@@ -87,36 +88,6 @@ def gc_after_large_refresh() -> None:
         gc.unfreeze()
         return
     gc.freeze()
-
-
-_gc_holds = 0
-_gc_was_enabled = False
-
-
-def gc_hold() -> None:
-    """No cyclic collections from here until the matching :func:`gc_release`.
-
-    A refresh of a large fleet decodes and builds a million objects in under a
-    second; the collections they trigger walk the heap again and again (a full one
-    takes a couple of hundred milliseconds at that size) though none of it is
-    cyclic garbage. The dashboard holds collection from the start of a fetch until
-    its rows are applied and frozen (:func:`gc_after_large_refresh`).
-    """
-    global _gc_holds, _gc_was_enabled
-    if _gc_holds == 0:
-        _gc_was_enabled = gc.isenabled()
-        gc.disable()
-    _gc_holds += 1
-
-
-def gc_release() -> None:
-    """End one :func:`gc_hold`; collection resumes after the last."""
-    global _gc_holds
-    if _gc_holds == 0:
-        return
-    _gc_holds -= 1
-    if _gc_holds == 0 and _gc_was_enabled:
-        gc.enable()
 
 
 #: Events are pulled from the store at most this often (seconds).
@@ -372,8 +343,7 @@ class NatsopsApp(App[int]):
         # A fetch cut short by the exit never reports PollDone: collection must
         # not stay off for whatever else runs in this process.
         while self._gc_held:
-            self._gc_held -= 1
-            gc_release()
+            self._release_gc()
 
     def apply_theme(self, name: str) -> bool:
         """Switch theme by name; an unknown name keeps the current one and says so."""
@@ -469,7 +439,14 @@ class NatsopsApp(App[int]):
             fetched.cost = time.perf_counter() - t0
             self.post_message(self.Data(view.NAME, fetched))
         finally:
-            self.post_message(self.PollDone(view.NAME))
+            if not self.post_message(self.PollDone(view.NAME)):
+                self._release_gc()  # the app is closing: nobody will handle it
+
+    def _release_gc(self) -> None:
+        """End one fetch's :func:`gc_hold` (see :meth:`_fetch`)."""
+        if self._gc_held:
+            self._gc_held -= 1
+            gc_release()
 
     def on_natsops_app_data(self, message: Data) -> None:
         view = self.views[message.view]
@@ -502,9 +479,7 @@ class NatsopsApp(App[int]):
             self.update_status()
 
     def on_natsops_app_poll_done(self, message: PollDone) -> None:
-        if self._gc_held:
-            self._gc_held -= 1
-            gc_release()
+        self._release_gc()
         self._inflight.discard(message.view)
         if message.view != self.current:
             return

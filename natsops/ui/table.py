@@ -9,10 +9,8 @@ refresh never rebuilds widgets.
 from __future__ import annotations
 
 import asyncio
-import gc
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, ClassVar
@@ -26,6 +24,8 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from natsops.dispose import gc_held
 
 #: Tones a cell or row may carry; each maps to a component class of the widget.
 TONES = ("ok", "warning", "error", "dim", "accent")
@@ -105,18 +105,6 @@ class Prepared:
     state: tuple[Any, ...]
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while a burst of rows is allocated (no cycles there)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 async def _ordered_keys_async(
     rows: dict[str, Row], keys: list[str], index: int, reverse: bool, chunk: int
 ) -> list[str]:
@@ -124,12 +112,12 @@ async def _ordered_keys_async(
     decorated: list[tuple[bool, Any, str]] = []
     append = decorated.append
     for start in range(0, len(keys), chunk):
-        with _gc_paused():
+        with gc_held():
             for k in keys[start : start + chunk]:
                 v = rows[k].values[index]
                 append((v is not None, 0 if v is None else v, k))
         await asyncio.sleep(0)
-    with _gc_paused():
+    with gc_held():
         try:
             decorated.sort(reverse=reverse)
         except TypeError:  # mixed types in one column: order by their text
@@ -288,7 +276,7 @@ class TableModel:
         it = iter(entries)
         while True:
             taken = 0
-            with _gc_paused():
+            with gc_held():
                 for key, values, data, tone in islice(it, chunk):
                     taken += 1
                     before = old.get(key)
