@@ -15,6 +15,7 @@ from natsops.fanout import (
     MISSING,
     OK,
     Collector,
+    FanoutResult,
     PingFilter,
     Reply,
     Roster,
@@ -149,14 +150,15 @@ async def test_error_and_malformed_replies_are_reported(
     sub = await imposter.subscribe("$SYS.REQ.SERVER.PING.STATSZ", cb=garbage)
     await imposter.flush()
     try:
-        # A server that never answers keeps the round open until its deadline,
-        # so the imposter's reply is counted however late it comes.
-        expected = set(cluster.servers) | {"never-answers"}
-        result = await Collector(sys_nc)._collect(
-            "$SYS.REQ.SERVER.PING.STATSZ", "STATSZ", b"", expected, 1.0, None
-        )
+        # Without a roster a round ends after a short silence; on a busy machine
+        # the imposter's reply can come after it (and is then late, not counted).
+        # Ask until a round holds it, bounded.
+        async def counted() -> FanoutResult | None:
+            result = await Collector(sys_nc).ping("STATSZ")
+            return result if result.malformed else None
+
+        result = await async_wait_for(counted, 10, "a round with the garbage reply")
         assert set(result.replies) == set(cluster.servers)
-        assert result.missing == ["never-answers"]
         assert result.malformed == 1
         assert "1 malformed replies" in result.roll_call()
     finally:
@@ -289,7 +291,6 @@ async def test_a_finished_round_keeps_no_replies_while_its_inbox_lingers(
 
 
 def test_without_payloads_keeps_the_roll_call_and_leaves_the_original() -> None:
-    from natsops.fanout import FanoutResult
 
     def reply(name: str, data: dict[str, object]) -> Reply:
         doc = {"server": {"name": name, "id": name.upper()}, "data": data}
