@@ -367,44 +367,39 @@ class EventFeed:
                 "check the connection and the user's subscribe permissions",
             ) from exc
 
+    def _admit(self, subject: str, data: bytes, source: str) -> bool:
+        """Queue one message for parsing; count it as dropped when the queue is
+        full (in messages or bytes). Every way in goes through here."""
+        if len(self._raw) >= self.raw_limit or self._raw_bytes > self.raw_bytes_limit:
+            self.raw_dropped += 1
+            self._last_drop = time.monotonic()
+            return False
+        self._raw_bytes += len(data)
+        self._raw.append((subject, data, source))
+        if not self._wake.is_set():
+            self._wake.set()
+        return True
+
     def _callback(self, entry: _Sub) -> Callable[[Any], Any]:
-        raw = self._raw
-        wake = self._wake
+        """nats-py's subscription callback for ``entry``."""
+        admit = self._admit
         source = entry.source
 
         async def on_msg(msg: Any) -> None:
             entry.count += 1
-            data = msg.data
-            if len(raw) >= self.raw_limit or self._raw_bytes > self.raw_bytes_limit:
-                self.raw_dropped += 1
-                self._last_drop = time.monotonic()
-                return
-            self._raw_bytes += len(data)
-            raw.append((msg.subject, data, source))
-            if not wake.is_set():
-                wake.set()
+            admit(msg.subject, msg.data, source)
 
         return on_msg
 
     def _sink(self, entry: _Sub) -> Sink:
         """The direct path's equivalent of :meth:`_callback` (see
         :func:`_direct_delivery`)."""
-        raw = self._raw
-        wake = self._wake
+        admit = self._admit
         source = entry.source
-        raw_limit = self.raw_limit
-        bytes_limit = self.raw_bytes_limit
 
         def sink(subject: bytes, data: bytes) -> None:
             entry.count += 1
-            if len(raw) >= raw_limit or self._raw_bytes > bytes_limit:
-                self.raw_dropped += 1
-                self._last_drop = time.monotonic()
-                return
-            self._raw_bytes += len(data)
-            raw.append((subject.decode(errors="replace"), data, source))
-            if not wake.is_set():
-                wake.set()
+            admit(subject.decode(errors="replace"), data, source)
 
         return sink
 
@@ -412,14 +407,9 @@ class EventFeed:
 
     def push(self, subject: str, payload: bytes, source: str = "system") -> bool:
         """Queue one message as if it had arrived; False when the queue was full."""
-        if len(self._raw) >= self.raw_limit or self._raw_bytes > self.raw_bytes_limit:
-            self.raw_dropped += 1
-            self._last_drop = time.monotonic()
+        if not self._admit(subject, payload, source):
             return False
-        self._raw_bytes += len(payload)
-        self._raw.append((subject, payload, source))
         self._idle.clear()
-        self._wake.set()
         return True
 
     # -- parsing ------------------------------------------------------------------

@@ -50,6 +50,16 @@ class Fetched:
     prepared: Prepared | None = None
 
 
+def roll_call_only(result: FanoutResult, *keep: str) -> FanoutResult:
+    """What a view keeps of ``result`` once its rows hold what they show: the roll
+    call and the ``keep`` fields of each reply's data. The replies themselves are
+    let go a slice at a time (:func:`natsops.dispose.dispose_later`), never
+    mutated: a recording shares them with every view."""
+    slim = result.without_payloads(*keep)
+    dispose_later(result)
+    return slim
+
+
 @dataclass
 class Selection:
     """The thing under the cursor, for detail, raw JSON and operations."""

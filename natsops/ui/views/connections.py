@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 
-from natsops.dispose import dispose_later
 from natsops.errors import NatsopsError, NotFound
 from natsops.ui import fmt
 from natsops.ui.table import Column, Entry, Row, WindowedTable
-from natsops.ui.views.base import Fetched, Selection, TableView
+from natsops.ui.views.base import Fetched, Selection, TableView, roll_call_only
 
 if TYPE_CHECKING:
     from natsops.ui.source import DataSource
@@ -289,12 +288,9 @@ class ConnectionsView(TableView):
             entries = top_entries(entries, self.COLUMNS, *scope["sort"], limit)
             # CONNZ counts a user filter's matches before filtering them.
             scope["matching"] = None if "user" in body else matching
-        # The rows hold what they show: keep the roll call, let the replies go a
-        # slice at a time (never mutated: a recording shares them).
-        slim = result.without_payloads()
-        dispose_later(result)
-        del result
-        return Fetched(self.NAME, result=slim, entries=entries, extra=scope)
+        return Fetched(
+            self.NAME, result=roll_call_only(result), entries=entries, extra=scope
+        )
 
     def apply(self, fetched: Fetched) -> None:
         self.scope = dict(fetched.extra)

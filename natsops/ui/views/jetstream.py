@@ -11,12 +11,17 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from natsops.dispose import dispose_later
 from natsops.errors import AccountConnectionMissing
 from natsops.fanout import FanoutResult
 from natsops.ui import fmt
 from natsops.ui.table import Column, Row
-from natsops.ui.views.base import Fetched, Selection, TableView, to_json
+from natsops.ui.views.base import (
+    Fetched,
+    Selection,
+    TableView,
+    roll_call_only,
+    to_json,
+)
 
 if TYPE_CHECKING:
     from natsops.ui.source import DataSource
@@ -108,15 +113,11 @@ class JetStreamView(TableView):
         result = await source.paged("JSZ", body, "account_details")
         await asyncio.sleep(0)
         leaders = leader_counts(result)
-        # Everything but the details, which are counted now; the replies are let
-        # go a slice at a time (never mutated: a recording shares them).
+        # Everything but the details, which are counted now.
         fields = {k for d in result.data().values() for k in d} - {"account_details"}
-        slim = result.without_payloads(*sorted(fields))
-        dispose_later(result)
-        del result
         return Fetched(
             self.NAME,
-            result=slim,
+            result=roll_call_only(result, *sorted(fields)),
             extra={"roster": source.roster, "leaders": leaders},
         )
 
@@ -362,12 +363,8 @@ class StreamsView(TableView):
                 await asyncio.sleep(0)
         # The rows hold the copy of each stream they show (its leader's); the
         # other replicas' copies (two thirds of a fleet's JSZ for R3 streams) need
-        # not wait for the next refresh. Only the roll call is kept; the replies
-        # are let go a slice at a time (never mutated: a recording shares them).
-        slim = result.without_payloads()
-        dispose_later(result)
-        del result
-        return Fetched(self.NAME, result=slim, rows=rows)
+        # not wait for the next refresh.
+        return Fetched(self.NAME, result=roll_call_only(result), rows=rows)
 
     def row_title(self, row: Row) -> str:
         return f"stream {row.values[1]} (account {row.values[0]})"
