@@ -19,6 +19,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import api
+from test_ops_support import publish_stored
 
 from natsops.connection import Hub
 from natsops.fanout import LAME_DUCK, MISSING, Collector, Reply, Roster
@@ -112,20 +113,7 @@ async def _r3_stream(dep: Deployment, name: str) -> str:
 
         elected = str(await async_wait_for(leader, WAIT, f"{name} leader"))
         for i in range(10):
-            # A stream just created on a young cluster may not answer its first
-            # publish while its replicas settle: retry, bounded.
-            async def published(i: int = i) -> bool:
-                try:
-                    await js.publish(f"{name}.x", str(i).encode(), timeout=2)
-                except (
-                    nats.js.errors.NoStreamResponseError,
-                    nats.errors.NoRespondersError,
-                    nats.errors.TimeoutError,
-                ):
-                    return False
-                return True
-
-            await async_wait_for(published, WAIT, f"publish {i} to {name}")
+            await publish_stored(js, f"{name}.x", str(i).encode(), WAIT)
         return elected
     finally:
         await nc.close()

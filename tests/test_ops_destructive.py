@@ -10,6 +10,7 @@ from test_ops_support import (
     js,
     make_consumer,
     make_stream,
+    meta_leader,
     operator_for,
     stream_info,
     unique,
@@ -45,6 +46,8 @@ async def test_server_remove_warns_lists_risks_and_removes_the_peer(
             )
 
         await async_wait_for(victim_offline, 30, f"{victim} seen offline")
+        # The victim may have been the meta leader: planning asks the new one.
+        await async_wait_for(lambda: meta_leader(sys_nc), 30, "a meta leader")
 
         online = await op.plan_server_remove(host)
         assert any(f"server {host} is ONLINE" in w for w in online.warnings)

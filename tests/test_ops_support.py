@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import nats.errors
+import nats.js.errors
 from nats.aio.client import Client
 
 from natsops.audit import AuditLog, read_audit
@@ -79,6 +81,33 @@ async def make_stream(
 
     await async_wait_for(has_leader, 10, f"stream {name} ready")
     return info  # type: ignore[no-any-return]
+
+
+async def publish_stored(
+    jsc: Any,
+    subject: str,
+    payload: bytes,
+    timeout: float,
+    *,
+    msg_id: str | None = None,
+) -> None:
+    """Publish through JetStream until the stream acknowledges it, bounded: a stream
+    just created may not answer its first publishes while its replicas settle.
+    ``msg_id`` de-duplicates a repeat whose acknowledgement was lost."""
+    headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+
+    async def stored() -> bool:
+        try:
+            await jsc.publish(subject, payload, timeout=2, headers=headers)
+        except (
+            nats.js.errors.NoStreamResponseError,
+            nats.errors.NoRespondersError,
+            nats.errors.TimeoutError,
+        ):
+            return False
+        return True
+
+    await async_wait_for(stored, timeout, f"a stored message on {subject}")
 
 
 async def make_consumer(

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import nats
-import nats.errors
-import nats.js.errors
 import pytest
 from nats.js.api import Placement
+from test_ops_support import publish_stored
 
 from natsops.audit import read_audit
 from natsops.connection import request_json
@@ -58,23 +57,9 @@ async def _stream(
         # The first message is acknowledged (and de-duplicated, should a lost ack
         # make it go twice): once it is stored, the path from this connection to
         # the new stream is known to work, and the rest need no acks.
-        async def first() -> bool:
-            try:
-                await js.publish(
-                    f"{name.lower()}.data",
-                    payload,
-                    timeout=2,
-                    headers={"Nats-Msg-Id": f"{name}-first"},
-                )
-            except (
-                nats.js.errors.NoStreamResponseError,
-                nats.errors.NoRespondersError,
-                nats.errors.TimeoutError,
-            ):
-                return False
-            return True
-
-        await async_wait_for(first, 15, f"the first message in {name}")
+        await publish_stored(
+            js, f"{name.lower()}.data", payload, 15, msg_id=f"{name}-first"
+        )
         for _ in range(messages - 1):
             await nc.publish(f"{name.lower()}.data", payload)
         await nc.flush()
